@@ -1,0 +1,293 @@
+//! The checker: turns a parsed [`Graph`] into a [`Plan`] the router can instantiate, or
+//! refuses it with every error found.
+//!
+//! It resolves classes against the [`Registry`], checks port counts and that every port in
+//! range is connected, builds each element once to validate its configuration, and resolves
+//! push/pull processing the way Click does: agnostic ports of an element take one kind, a
+//! connection joins the kinds of its two ends, unconstrained ports default to push, and a
+//! push output meeting a pull input is an error.
+
+use crate::element::{BuildCtx, ElementClass};
+use crate::error::{GraphErrors, Loc};
+use crate::graph::Graph;
+use crate::ports::PortKind;
+use crate::registry::Registry;
+use std::path::{Path, PathBuf};
+
+/// A checked graph, ready to instantiate on any number of workers.
+#[derive(Clone)]
+pub struct Plan {
+    pub graph: Graph,
+    pub classes: Vec<ElementClass>,
+    /// Resolved kind (Push or Pull) of every input and output port, per element.
+    pub inputs: Vec<Vec<PortKind>>,
+    pub outputs: Vec<Vec<PortKind>>,
+    /// For each element's output port: the connected (element, input port) pairs.
+    pub out_edges: Vec<Vec<Vec<(usize, usize)>>>,
+    /// For each element's input port: the connected (element, output port) pairs.
+    pub in_edges: Vec<Vec<Vec<(usize, usize)>>>,
+    /// Directory of the graph file, for relative paths in configurations.
+    pub base_dir: PathBuf,
+}
+
+impl Plan {
+    pub fn len(&self) -> usize {
+        self.graph.elements.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.elements.is_empty()
+    }
+
+    pub fn build_ctx(&self, e: usize, worker: usize, nworkers: usize) -> BuildCtx {
+        BuildCtx {
+            name: self.graph.elements[e].name.clone(),
+            ninputs: self.inputs[e].len(),
+            noutputs: self.outputs[e].len(),
+            worker,
+            nworkers,
+            base_dir: self.base_dir.clone(),
+        }
+    }
+}
+
+/// Check `graph` against `registry`. `base_dir` is where relative file names resolve.
+pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan, GraphErrors> {
+    let mut errs = GraphErrors::default();
+    let n = graph.elements.len();
+
+    // Classes.
+    let mut classes: Vec<Option<ElementClass>> = Vec::with_capacity(n);
+    for e in &graph.elements {
+        let c = registry.get(&e.class).copied();
+        if c.is_none() {
+            errs.push(e.loc.clone(), registry.unknown_class_message(&e.class));
+        }
+        classes.push(c);
+    }
+
+    // Port usage: the highest connected port decides the count, as in Click.
+    let mut out_edges: Vec<Vec<Vec<(usize, usize)>>> = vec![Vec::new(); n];
+    let mut in_edges: Vec<Vec<Vec<(usize, usize)>>> = vec![Vec::new(); n];
+    let mut out_locs: Vec<Vec<Vec<Loc>>> = vec![Vec::new(); n];
+    let mut in_locs: Vec<Vec<Vec<Loc>>> = vec![Vec::new(); n];
+    for c in &graph.connections {
+        grow(&mut out_edges[c.from], c.from_port);
+        grow(&mut out_locs[c.from], c.from_port);
+        grow(&mut in_edges[c.to], c.to_port);
+        grow(&mut in_locs[c.to], c.to_port);
+        if !out_edges[c.from][c.from_port].contains(&(c.to, c.to_port)) {
+            out_edges[c.from][c.from_port].push((c.to, c.to_port));
+            out_locs[c.from][c.from_port].push(c.loc.clone());
+            in_edges[c.to][c.to_port].push((c.from, c.from_port));
+            in_locs[c.to][c.to_port].push(c.loc.clone());
+        }
+    }
+
+    for (i, e) in graph.elements.iter().enumerate() {
+        let Some(class) = &classes[i] else { continue };
+        let (imax, omax) = class.port_count();
+        for (side, edges, range) in [("input", &mut in_edges[i], imax), ("output", &mut out_edges[i], omax)] {
+            let used = edges.len();
+            if let Some(max) = range.max {
+                if used > max {
+                    let plural = if max == 1 { "" } else { "s" };
+                    errs.push(
+                        e.loc.clone(),
+                        format!(
+                            "'{}' ({}) has {} {side}{plural}, but {side} {} is connected",
+                            e.name,
+                            e.class,
+                            range.describe(),
+                            used - 1
+                        ),
+                    );
+                    continue;
+                }
+            }
+            // Ports below the minimum and holes below the highest used port are unconnected.
+            let count = used.max(range.min);
+            edges.resize(count, Vec::new());
+            for (port, list) in edges.iter().enumerate() {
+                if list.is_empty() {
+                    errs.push(e.loc.clone(), format!("{side} {port} of '{}' is not connected", e.name));
+                }
+            }
+        }
+    }
+
+    // Configurations: build once on a scratch context to report argument errors now.
+    let mut plan_base = PathBuf::from(base_dir);
+    if plan_base.as_os_str().is_empty() {
+        plan_base = PathBuf::from(".");
+    }
+    for (i, e) in graph.elements.iter().enumerate() {
+        let Some(class) = &classes[i] else { continue };
+        let ctx = BuildCtx {
+            name: e.name.clone(),
+            ninputs: in_edges[i].len(),
+            noutputs: out_edges[i].len(),
+            worker: 0,
+            nworkers: 1,
+            base_dir: plan_base.clone(),
+        };
+        if let Err(err) = (class.build)(&e.config, &ctx) {
+            errs.push(e.config_loc.clone(), format!("{} '{}': {}", e.class, e.name, err));
+        }
+    }
+
+    if !errs.is_empty() {
+        return Err(errs.into_result(()).unwrap_err());
+    }
+    let classes: Vec<ElementClass> = classes.into_iter().map(|c| c.expect("checked above")).collect();
+    let (inputs, outputs) = resolve_processing(&graph, &classes, &in_edges, &out_edges, &in_locs, &out_locs, &mut errs);
+    errs.into_result(Plan { graph, classes, inputs, outputs, out_edges, in_edges, base_dir: plan_base })
+}
+
+fn grow<T: Default + Clone>(v: &mut Vec<T>, port: usize) {
+    if v.len() <= port {
+        v.resize(port + 1, T::default());
+    }
+}
+
+/// Union-find over "kind variables": one per element for all its agnostic ports.
+struct Kinds {
+    parent: Vec<usize>,
+    fixed: Vec<Option<PortKind>>,
+}
+
+impl Kinds {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+}
+
+/// A port's kind before resolution: fixed, or the element's agnostic variable.
+#[derive(Clone, Copy)]
+enum Term {
+    Fixed(PortKind),
+    Var(usize),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_processing(
+    graph: &Graph,
+    classes: &[ElementClass],
+    in_edges: &[Vec<Vec<(usize, usize)>>],
+    out_edges: &[Vec<Vec<(usize, usize)>>],
+    in_locs: &[Vec<Vec<Loc>>],
+    out_locs: &[Vec<Vec<Loc>>],
+    errs: &mut GraphErrors,
+) -> (Vec<Vec<PortKind>>, Vec<Vec<PortKind>>) {
+    let n = classes.len();
+    let procs: Vec<_> = classes.iter().map(|c| c.processing_spec()).collect();
+    let term = |e: usize, input: bool, port: usize| -> Term {
+        let k = if input { procs[e].input(port) } else { procs[e].output(port) };
+        match k {
+            PortKind::Agnostic => Term::Var(e),
+            k => Term::Fixed(k),
+        }
+    };
+    let mut kinds = Kinds { parent: (0..n).collect(), fixed: vec![None; n] };
+    // The element whose agnostic ports first got each kind, to explain conflicts.
+    let name = |e: usize| graph.elements[e].name.as_str();
+
+    for from in 0..n {
+        for (fport, targets) in out_edges[from].iter().enumerate() {
+            for (k, &(to, tport)) in targets.iter().enumerate() {
+                let loc = out_locs[from].get(fport).and_then(|l| l.get(k)).cloned().unwrap_or_else(Loc::none);
+                match (term(from, false, fport), term(to, true, tport)) {
+                    (Term::Fixed(a), Term::Fixed(b)) if a != b => {
+                        errs.push(
+                            loc,
+                            format!(
+                                "{} output {fport} of '{}' connected to {} input {tport} of '{}' ({} output connected to {} input)",
+                                a.word(),
+                                name(from),
+                                b.word(),
+                                name(to),
+                                a.word(),
+                                b.word()
+                            ),
+                        );
+                    }
+                    (Term::Fixed(_), Term::Fixed(_)) => {}
+                    (Term::Fixed(k), Term::Var(v)) | (Term::Var(v), Term::Fixed(k)) => {
+                        let r = kinds.find(v);
+                        match kinds.fixed[r] {
+                            Some(old) if old != k => errs.push(
+                                loc,
+                                format!(
+                                    "'{}' is agnostic and gets both push and pull connections here ({} output connected to {} input)",
+                                    name(v),
+                                    if matches!(term(from, false, fport), Term::Fixed(_)) { k.word() } else { old.word() },
+                                    if matches!(term(from, false, fport), Term::Fixed(_)) { old.word() } else { k.word() },
+                                ),
+                            ),
+                            _ => kinds.fixed[r] = Some(k),
+                        }
+                    }
+                    (Term::Var(a), Term::Var(b)) => {
+                        let (ra, rb) = (kinds.find(a), kinds.find(b));
+                        if ra != rb {
+                            match (kinds.fixed[ra], kinds.fixed[rb]) {
+                                (Some(x), Some(y)) if x != y => errs.push(
+                                    loc,
+                                    format!(
+                                        "'{}' and '{}' are agnostic but one is push and the other pull ({} output connected to {} input)",
+                                        name(from),
+                                        name(to),
+                                        x.word(),
+                                        y.word()
+                                    ),
+                                ),
+                                (fa, fb) => {
+                                    kinds.parent[ra] = rb;
+                                    kinds.fixed[rb] = fb.or(fa);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let mut resolve = |e: usize, input: bool, port: usize| -> PortKind {
+        match term(e, input, port) {
+            Term::Fixed(k) => k,
+            Term::Var(v) => {
+                let r = kinds.find(v);
+                kinds.fixed[r].unwrap_or(PortKind::Push)
+            }
+        }
+    };
+    let inputs: Vec<Vec<PortKind>> =
+        (0..n).map(|e| (0..in_edges[e].len()).map(|p| resolve(e, true, p)).collect()).collect();
+    let outputs: Vec<Vec<PortKind>> =
+        (0..n).map(|e| (0..out_edges[e].len()).map(|p| resolve(e, false, p)).collect()).collect();
+
+    // A push output feeds exactly one input; a pull input reads exactly one output.
+    for e in 0..n {
+        for (p, targets) in out_edges[e].iter().enumerate() {
+            if outputs[e][p] == PortKind::Push && targets.len() > 1 {
+                let loc = out_locs[e][p][1].clone();
+                errs.push(loc, format!("push output {p} of '{}' is connected more than once (use Tee to copy packets)", name(e)));
+            }
+        }
+        for (p, sources) in in_edges[e].iter().enumerate() {
+            if inputs[e][p] == PortKind::Pull && sources.len() > 1 {
+                let loc = in_locs[e][p][1].clone();
+                errs.push(
+                    loc,
+                    format!("pull input {p} of '{}' is connected more than once (use a scheduler such as RoundRobinSched)", name(e)),
+                );
+            }
+        }
+    }
+    (inputs, outputs)
+}

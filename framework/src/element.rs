@@ -1,0 +1,246 @@
+//! Elements: the `Element` trait every packet processor implements, and the static
+//! description of an element class (name, ports, processing, handlers, docs, constructor).
+//!
+//! An element is built once per worker from its configuration string by its class's
+//! [`ElementClass::build`]. It then receives batches on push inputs ([`Element::push`]),
+//! hands out batches on pull outputs ([`Element::pull`]), or runs as a scheduled task
+//! ([`Element::run_task`]) when it is a source or pulls from upstream. It reaches its
+//! neighbours only through the [`Ctx`] it is given, whose ports are trampolines.
+
+use crate::batch::Batch;
+use crate::ports::{PortCount, Processing};
+use std::any::Any;
+use std::path::PathBuf;
+
+pub use crate::router::Ctx;
+
+/// State an element hands to its replacement during a swap (counters, queued packets, tables).
+pub type State = Box<dyn Any + Send>;
+
+/// What a task run achieved; the scheduler uses it to idle and to detect the end of input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Moved packets (or did other work); run again soon.
+    Busy,
+    /// Nothing to do right now (empty queue, rate limit not reached yet).
+    Idle,
+    /// This task will never have work again (a source at the end of its input).
+    Done,
+}
+
+/// How the values of a handler on several workers' instances combine into one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Add the numbers (packet and byte counters).
+    Sum,
+    /// The first worker's value (configuration, class, anything replicated).
+    First,
+}
+
+/// A handler an element class offers, by Click's name for it.
+#[derive(Clone, Copy, Debug)]
+pub struct HandlerSpec {
+    pub name: &'static str,
+    pub read: bool,
+    pub write: bool,
+    pub combine: Combine,
+    /// One line for `sluice elements` and the element reference.
+    pub doc: &'static str,
+}
+
+impl HandlerSpec {
+    pub const fn read(name: &'static str, combine: Combine, doc: &'static str) -> Self {
+        HandlerSpec { name, read: true, write: false, combine, doc }
+    }
+    pub const fn write(name: &'static str, doc: &'static str) -> Self {
+        HandlerSpec { name, read: false, write: true, combine: Combine::First, doc }
+    }
+    pub const fn read_write(name: &'static str, combine: Combine, doc: &'static str) -> Self {
+        HandlerSpec { name, read: true, write: true, combine, doc }
+    }
+}
+
+/// What an element is told when it is built from its configuration.
+#[derive(Clone, Debug)]
+pub struct BuildCtx {
+    /// The element's name in the graph (`c`, `Counter@3`, `outer/inner`).
+    pub name: String,
+    /// Numbers of connected input and output ports.
+    pub ninputs: usize,
+    pub noutputs: usize,
+    /// Which worker this instance belongs to, and how many workers there are.
+    pub worker: usize,
+    pub nworkers: usize,
+    /// Directory of the graph file, for relative file names in configurations.
+    pub base_dir: PathBuf,
+}
+
+impl BuildCtx {
+    /// A context for building an element outside a graph (tests, benchmarks).
+    pub fn standalone(name: &str, ninputs: usize, noutputs: usize) -> Self {
+        BuildCtx {
+            name: name.to_string(),
+            ninputs,
+            noutputs,
+            worker: 0,
+            nworkers: 1,
+            base_dir: PathBuf::from("."),
+        }
+    }
+
+    /// Resolve a file name from a configuration against the graph's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        let p = PathBuf::from(name);
+        if p.is_absolute() || name == "-" {
+            p
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// What an element learns when the graph is complete: how its ports were resolved.
+#[derive(Clone, Debug)]
+pub struct InitCtx {
+    /// For each input: true when it is a pull input.
+    pub input_pull: Vec<bool>,
+    /// For each output: true when it is a push output.
+    pub output_push: Vec<bool>,
+    pub worker: usize,
+    pub nworkers: usize,
+    pub(crate) wants_task: bool,
+}
+
+impl InitCtx {
+    /// Ask the scheduler to call [`Element::run_task`] repeatedly (sources, pullers).
+    pub fn schedule_task(&mut self) {
+        self.wants_task = true;
+    }
+}
+
+/// Errors from building an element: a sentence about its configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// TODO-ARGS: impl From<ArgError> for ConfigError once args lands
+
+impl From<String> for ConfigError {
+    fn from(s: String) -> Self {
+        ConfigError(s)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(s: &str) -> Self {
+        ConfigError(s.to_string())
+    }
+}
+
+/// A packet-processing element. One instance lives on one worker thread; it is never called
+/// from two threads at once, so it needs no locks.
+pub trait Element: Send + 'static {
+    /// Packets arriving on push input `port`. The element owns them now.
+    fn push(&mut self, port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+        let _ = (port, ctx);
+        drop(batch);
+    }
+
+    /// A downstream element asks pull output `port` for up to `max` packets.
+    fn pull(&mut self, port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+        let _ = (port, max, ctx);
+        Batch::new()
+    }
+
+    /// Scheduled work, for elements that called [`InitCtx::schedule_task`].
+    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+        let _ = ctx;
+        TaskStatus::Done
+    }
+
+    /// Called once the graph is complete and ports are resolved, before packets flow.
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Read one of the class's handlers (see [`ElementClass::handlers`]).
+    fn read_handler(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
+    /// Write one of the class's handlers.
+    fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let _ = value;
+        Err(format!("handler '{name}' is not writable"))
+    }
+
+    /// Give up this element's state for a replacement (swap). Called between batches.
+    fn take_state(&mut self) -> Option<State> {
+        None
+    }
+
+    /// Receive a predecessor's state. Ignore what is not understood.
+    fn give_state(&mut self, state: State) {
+        let _ = state;
+    }
+
+    /// Called when the router stops, on the worker thread (flush files, close devices).
+    fn cleanup(&mut self) {}
+}
+
+/// Builds an element instance from its configuration string.
+pub type BuildFn = fn(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError>;
+
+/// Everything the framework knows about an element class without building one.
+#[derive(Clone, Copy)]
+pub struct ElementClass {
+    /// Click's class name, e.g. `Counter`.
+    pub name: &'static str,
+    /// Port counts in Click's notation: `1/1`, `0/1`, `1/-`, `1/1-2`.
+    pub ports: &'static str,
+    /// Processing in Click's notation: `a/a`, `h/l`, `l/h`, `a/ah`.
+    pub processing: &'static str,
+    /// Documentation in Click's shape: first line `Class(ARGS)`, second the one-line summary,
+    /// then description, keywords, handlers, examples.
+    pub doc: &'static str,
+    /// Handlers specific to the class (the framework adds `name`, `class`, `config`, ...).
+    pub handlers: &'static [HandlerSpec],
+    pub build: BuildFn,
+}
+
+impl ElementClass {
+    pub fn port_count(&self) -> (PortCount, PortCount) {
+        PortCount::parse_spec(self.ports).unwrap_or_else(|e| panic!("class {}: bad port spec: {e}", self.name))
+    }
+
+    pub fn processing_spec(&self) -> Processing {
+        Processing::parse(self.processing).unwrap_or_else(|e| panic!("class {}: bad processing: {e}", self.name))
+    }
+
+    /// The synopsis line of the docs, e.g. `Counter([KEYWORDS])`.
+    pub fn synopsis(&self) -> &'static str {
+        self.doc.lines().next().unwrap_or(self.name).trim()
+    }
+
+    /// The one-line summary (second non-empty line of the docs).
+    pub fn summary(&self) -> &'static str {
+        self.doc.lines().map(str::trim).filter(|l| !l.is_empty()).nth(1).unwrap_or("")
+    }
+
+    pub fn handler(&self, name: &str) -> Option<&'static HandlerSpec> {
+        self.handlers.iter().find(|h| h.name == name)
+    }
+}
+
+impl std::fmt::Debug for ElementClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ElementClass({})", self.name)
+    }
+}

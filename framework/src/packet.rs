@@ -1,0 +1,464 @@
+//! Packets: a byte buffer with headroom and tailroom, plus Click's annotations.
+//!
+//! A [`Packet`] owns one pooled buffer. The packet's data is a window `[start, end)` inside
+//! it; `push`/`pull` move the front edge, `put`/`take` the back edge, exactly like Click's
+//! `push`, `pull`, `put` and `take`. Bytes outside the window are kept, so `Strip` followed
+//! by `Unstrip` restores the original header.
+//!
+//! Buffers are recycled through a per-thread free list: dropping a packet returns its buffer
+//! to the pool of the thread that drops it, and making a packet takes one from there. After
+//! warm-up, a worker allocates nothing per packet. Packets are `Send` (a packet may cross to
+//! another worker through a queue); the buffer then simply joins the receiving thread's pool.
+
+use std::cell::RefCell;
+use std::ptr::NonNull;
+
+/// Bytes reserved in front of the data of a new packet (room for encapsulation).
+pub const DEFAULT_HEADROOM: usize = 128;
+/// Buffer size of pooled packets: headroom plus a full Ethernet frame with room to spare.
+pub const DEFAULT_BUFFER: usize = 2048 + DEFAULT_HEADROOM;
+/// Bytes of free-form annotation space (Click's user annotation area).
+pub const USER_ANNO_BYTES: usize = 48;
+/// Most buffers a thread keeps for reuse; beyond that, freed buffers go back to the allocator.
+const POOL_LIMIT: usize = 16 * 1024;
+/// Marker for "header offset not set".
+const NO_HEADER: u32 = u32::MAX;
+
+/// Click's packet type annotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum PacketType {
+    #[default]
+    Host = 0,
+    Broadcast = 1,
+    Multicast = 2,
+    OtherHost = 3,
+    Outgoing = 4,
+    Loopback = 5,
+    FastRoute = 6,
+}
+
+/// Per-packet metadata, as Click keeps it next to the packet.
+#[derive(Clone, Debug)]
+pub struct Annotations {
+    /// Destination IPv4 address annotation (`DST_IP_ANNO`), network byte order.
+    pub dst_ip: [u8; 4],
+    /// Paint annotation (`PAINT_ANNO`).
+    pub paint: u8,
+    /// VLAN TCI annotation (`VLAN_TCI_ANNO`), host order.
+    pub vlan_tci: u16,
+    /// Timestamp in nanoseconds since the Unix epoch; 0 when unset.
+    pub timestamp_ns: u64,
+    /// Packet type (host, broadcast, ...).
+    pub packet_type: PacketType,
+    /// Free-form annotation bytes for elements (Click's anno area).
+    pub user: [u8; USER_ANNO_BYTES],
+    /// Network and transport header positions, absolute offsets in the buffer.
+    network_header: u32,
+    transport_header: u32,
+}
+
+impl Default for Annotations {
+    fn default() -> Self {
+        Annotations {
+            dst_ip: [0; 4],
+            paint: 0,
+            vlan_tci: 0,
+            timestamp_ns: 0,
+            packet_type: PacketType::Host,
+            user: [0; USER_ANNO_BYTES],
+            network_header: NO_HEADER,
+            transport_header: NO_HEADER,
+        }
+    }
+}
+
+/// The pooled part of a packet.
+struct PacketBuf {
+    buf: Box<[u8]>,
+    start: u32,
+    end: u32,
+    anno: Annotations,
+}
+
+thread_local! {
+    static POOL: RefCell<Vec<NonNull<PacketBuf>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn pool_get() -> Option<NonNull<PacketBuf>> {
+    POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten()
+}
+
+/// Give a buffer back to this thread's pool; frees it when the pool is full or gone.
+fn pool_put(b: NonNull<PacketBuf>) {
+    let kept = POOL
+        .try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_LIMIT {
+                p.push(b);
+                true
+            } else {
+                false
+            }
+        })
+        .unwrap_or(false);
+    if !kept {
+        // SAFETY: `b` came from `Box::into_raw` and no packet refers to it any more.
+        drop(unsafe { Box::from_raw(b.as_ptr()) });
+    }
+}
+
+/// Number of buffers in this thread's pool (for tests and statistics).
+pub fn pool_len() -> usize {
+    POOL.try_with(|p| p.borrow().len()).unwrap_or(0)
+}
+
+/// Fill this thread's pool with `n` buffers ahead of time, so the first packets do not allocate.
+pub fn pool_prefill(n: usize) {
+    let bufs: Vec<Packet> = (0..n).map(|_| Packet::new(0)).collect();
+    drop(bufs);
+}
+
+/// One network packet. Owns its buffer; dropping it recycles the buffer.
+pub struct Packet {
+    inner: NonNull<PacketBuf>,
+}
+
+// SAFETY: a Packet is the only owner of its PacketBuf (no sharing), so moving it between
+// threads is like moving a Box.
+unsafe impl Send for Packet {}
+
+impl Packet {
+    /// A packet of `len` bytes (contents unspecified: old bytes of a recycled buffer) with
+    /// the default headroom.
+    pub fn new(len: usize) -> Packet {
+        Self::with_room(DEFAULT_HEADROOM, len, 0)
+    }
+
+    /// A packet of `len` bytes with at least `headroom` bytes before and `tailroom` after.
+    pub fn with_room(headroom: usize, len: usize, tailroom: usize) -> Packet {
+        let need = headroom + len + tailroom;
+        let inner = match pool_get() {
+            Some(mut b) => {
+                // SAFETY: buffers in the pool are owned by the pool alone.
+                let pb = unsafe { b.as_mut() };
+                if pb.buf.len() < need {
+                    pb.buf = vec![0u8; need.max(DEFAULT_BUFFER)].into_boxed_slice();
+                }
+                pb.anno = Annotations::default();
+                b
+            }
+            None => {
+                let pb = Box::new(PacketBuf {
+                    buf: vec![0u8; need.max(DEFAULT_BUFFER)].into_boxed_slice(),
+                    start: 0,
+                    end: 0,
+                    anno: Annotations::default(),
+                });
+                NonNull::from(Box::leak(pb))
+            }
+        };
+        let mut p = Packet { inner };
+        let b = p.buf_mut();
+        b.start = headroom as u32;
+        b.end = (headroom + len) as u32;
+        p
+    }
+
+    /// A packet holding a copy of `data`, with the default headroom.
+    pub fn from_slice(data: &[u8]) -> Packet {
+        let mut p = Packet::new(data.len());
+        p.data_mut().copy_from_slice(data);
+        p
+    }
+
+    #[inline]
+    fn buf(&self) -> &PacketBuf {
+        // SAFETY: `inner` is valid and uniquely owned while the Packet lives.
+        unsafe { self.inner.as_ref() }
+    }
+
+    #[inline]
+    fn buf_mut(&mut self) -> &mut PacketBuf {
+        // SAFETY: as above, and `&mut self` guarantees exclusive access.
+        unsafe { self.inner.as_mut() }
+    }
+
+    /// The packet's bytes.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let b = self.buf();
+        &b.buf[b.start as usize..b.end as usize]
+    }
+
+    /// The packet's bytes, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let b = self.buf_mut();
+        &mut b.buf[b.start as usize..b.end as usize]
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        let b = self.buf();
+        (b.end - b.start) as usize
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Free bytes in front of the data.
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        self.buf().start as usize
+    }
+
+    /// Free bytes after the data.
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        let b = self.buf();
+        b.buf.len() - b.end as usize
+    }
+
+    /// Grow the data by `n` bytes at the front (Click's `push`). The new bytes are whatever
+    /// the buffer held there (so a stripped header comes back). Moves the data into a
+    /// bigger buffer when the headroom is too small.
+    pub fn push(&mut self, n: usize) {
+        if n > self.headroom() {
+            self.regrow(n.max(DEFAULT_HEADROOM), 0);
+        }
+        self.buf_mut().start -= n as u32;
+    }
+
+    /// Remove `n` bytes from the front (Click's `pull`). Panics if `n > len()`: callers check
+    /// lengths of untrusted packets first.
+    #[inline]
+    pub fn pull(&mut self, n: usize) {
+        assert!(n <= self.len(), "pull({n}) beyond packet length {}", self.len());
+        self.buf_mut().start += n as u32;
+    }
+
+    /// Grow the data by `n` bytes at the end (Click's `put`), moving to a bigger buffer if needed.
+    pub fn put(&mut self, n: usize) {
+        if n > self.tailroom() {
+            self.regrow(0, n);
+        }
+        self.buf_mut().end += n as u32;
+    }
+
+    /// Remove `n` bytes from the end (Click's `take`). Panics if `n > len()`.
+    #[inline]
+    pub fn take(&mut self, n: usize) {
+        assert!(n <= self.len(), "take({n}) beyond packet length {}", self.len());
+        self.buf_mut().end -= n as u32;
+    }
+
+    /// Move to a new buffer with at least `front` extra headroom and `back` extra tailroom.
+    /// Header offsets keep pointing at the same bytes.
+    fn regrow(&mut self, front: usize, back: usize) {
+        let b = self.buf_mut();
+        let old_len = b.buf.len();
+        let mut nb = vec![0u8; old_len + front + back].into_boxed_slice();
+        nb[front..front + old_len].copy_from_slice(&b.buf);
+        b.buf = nb;
+        b.start += front as u32;
+        b.end += front as u32;
+        for h in [&mut b.anno.network_header, &mut b.anno.transport_header] {
+            if *h != NO_HEADER {
+                *h += front as u32;
+            }
+        }
+    }
+
+    /// A deep copy: data, the headroom bytes in front of it, and annotations (Click's `clone`
+    /// followed by `uniqueify`).
+    pub fn clone_packet(&self) -> Packet {
+        let src = self.buf();
+        let mut p = Packet::with_room(src.start as usize, self.len(), 0);
+        let end = src.end as usize;
+        let dst = p.buf_mut();
+        dst.buf[..end].copy_from_slice(&src.buf[..end]);
+        dst.anno = src.anno.clone();
+        p
+    }
+
+    #[inline]
+    pub fn anno(&self) -> &Annotations {
+        &self.buf().anno
+    }
+
+    #[inline]
+    pub fn anno_mut(&mut self) -> &mut Annotations {
+        &mut self.buf_mut().anno
+    }
+
+    /// Offset of the network header from the start of the data (may be negative after a
+    /// `push`), if set. Click's `network_header_offset`.
+    pub fn network_header_offset(&self) -> Option<isize> {
+        let b = self.buf();
+        (b.anno.network_header != NO_HEADER).then(|| b.anno.network_header as isize - b.start as isize)
+    }
+
+    /// Offset of the transport header from the start of the data, if set.
+    pub fn transport_header_offset(&self) -> Option<isize> {
+        let b = self.buf();
+        (b.anno.transport_header != NO_HEADER).then(|| b.anno.transport_header as isize - b.start as isize)
+    }
+
+    /// Mark the network header at `offset` bytes into the data, `len` bytes long; the
+    /// transport header follows it (Click's `set_network_header(p, len)`).
+    pub fn set_network_header(&mut self, offset: usize, len: usize) {
+        let b = self.buf_mut();
+        let abs = b.start as usize + offset;
+        assert!(abs + len <= b.end as usize, "network header beyond packet data");
+        b.anno.network_header = abs as u32;
+        b.anno.transport_header = (abs + len) as u32;
+    }
+
+    /// Mark only the transport header, at `offset` bytes into the data.
+    pub fn set_transport_header(&mut self, offset: usize) {
+        let b = self.buf_mut();
+        let abs = b.start as usize + offset;
+        assert!(abs <= b.end as usize, "transport header beyond packet data");
+        b.anno.transport_header = abs as u32;
+    }
+
+    /// The bytes from the network header to the end of the data, if the header is set and
+    /// still inside the data.
+    pub fn network_header(&self) -> Option<&[u8]> {
+        let b = self.buf();
+        let h = b.anno.network_header;
+        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.buf[h as usize..b.end as usize])
+    }
+
+    /// The bytes from the transport header to the end of the data, if set and inside the data.
+    pub fn transport_header(&self) -> Option<&[u8]> {
+        let b = self.buf();
+        let h = b.anno.transport_header;
+        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.buf[h as usize..b.end as usize])
+    }
+
+    /// Forget the header offsets (e.g. after an element rewrote the packet's layout).
+    pub fn clear_headers(&mut self) {
+        let a = &mut self.buf_mut().anno;
+        a.network_header = NO_HEADER;
+        a.transport_header = NO_HEADER;
+    }
+}
+
+impl Drop for Packet {
+    fn drop(&mut self) {
+        pool_put(self.inner);
+    }
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Packet(len {}, headroom {}, tailroom {})", self.len(), self.headroom(), self.tailroom())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pull_put_take_move_the_window() {
+        let mut p = Packet::from_slice(&[1, 2, 3, 4, 5, 6]);
+        assert_eq!(p.headroom(), DEFAULT_HEADROOM);
+        p.pull(2);
+        assert_eq!(p.data(), &[3, 4, 5, 6]);
+        p.take(1);
+        assert_eq!(p.data(), &[3, 4, 5]);
+        p.push(2); // the stripped bytes come back, as Unstrip expects
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5]);
+        p.put(1);
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn push_beyond_headroom_regrows_and_keeps_headers() {
+        let mut p = Packet::from_slice(&[9; 20]);
+        p.set_network_header(4, 10);
+        p.push(DEFAULT_HEADROOM + 50);
+        assert_eq!(p.len(), 20 + DEFAULT_HEADROOM + 50);
+        assert_eq!(p.network_header_offset(), Some((DEFAULT_HEADROOM + 50 + 4) as isize));
+        assert_eq!(p.transport_header_offset(), Some((DEFAULT_HEADROOM + 50 + 14) as isize));
+        assert_eq!(&p.data()[DEFAULT_HEADROOM + 50..], &[9; 20]);
+    }
+
+    #[test]
+    fn put_beyond_tailroom_regrows() {
+        let mut p = Packet::from_slice(&[7; 10]);
+        let room = p.tailroom();
+        p.put(room + 100);
+        assert_eq!(p.len(), 10 + room + 100);
+        assert_eq!(&p.data()[..10], &[7; 10]);
+    }
+
+    #[test]
+    #[should_panic]
+    fn pull_past_the_end_panics() {
+        Packet::from_slice(&[1, 2]).pull(3);
+    }
+
+    #[test]
+    fn header_offsets_follow_the_data() {
+        let mut p = Packet::from_slice(&[0; 60]);
+        assert_eq!(p.network_header(), None);
+        p.set_network_header(14, 20);
+        assert_eq!(p.network_header_offset(), Some(14));
+        assert_eq!(p.network_header().unwrap().len(), 46);
+        assert_eq!(p.transport_header().unwrap().len(), 26);
+        p.pull(14);
+        assert_eq!(p.network_header_offset(), Some(0));
+        p.pull(30); // past the network header: it is no longer in the data
+        assert_eq!(p.network_header(), None);
+        assert_eq!(p.network_header_offset(), Some(-30));
+    }
+
+    #[test]
+    fn clone_is_deep_and_keeps_annotations_and_headroom_bytes() {
+        let mut p = Packet::from_slice(&[1, 2, 3, 4]);
+        p.anno_mut().paint = 7;
+        p.pull(1);
+        let mut q = p.clone_packet();
+        q.data_mut()[0] = 99;
+        assert_eq!(p.data(), &[2, 3, 4]);
+        assert_eq!(q.data(), &[99, 3, 4]);
+        assert_eq!(q.anno().paint, 7);
+        q.push(1);
+        assert_eq!(q.data(), &[1, 99, 3, 4]);
+    }
+
+    #[test]
+    fn buffers_are_recycled_and_annotations_reset() {
+        // Run on a fresh thread so other tests' packets do not disturb the pool count.
+        std::thread::spawn(|| {
+            let mut p = Packet::new(64);
+            p.anno_mut().paint = 3;
+            let before = pool_len();
+            drop(p);
+            assert_eq!(pool_len(), before + 1);
+            let q = Packet::new(64);
+            assert_eq!(pool_len(), before);
+            assert_eq!(q.anno().paint, 0);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn packets_cross_threads() {
+        let p = Packet::from_slice(b"hello");
+        let back = std::thread::spawn(move || {
+            assert_eq!(p.data(), b"hello");
+            p
+        })
+        .join()
+        .unwrap();
+        assert_eq!(back.data(), b"hello");
+    }
+}

@@ -1,0 +1,352 @@
+//! One worker's instance of a graph: nodes, trampolines, and the calls between elements.
+//!
+//! Every element sits in a [`Node`] whose `instance` is an atomic pointer to the current
+//! implementation. Every port is a [`Trampoline`]: (target node, port). Pushing a batch
+//! through an output loads the target node's current instance and calls it, so replacing an
+//! element is one atomic store into its node; nothing else changes and no lock is taken.
+//!
+//! A node that is already running on the stack (a push cycle such as an ICMP error path
+//! feeding back into a lookup) is never entered twice: the batch is deferred and handed to
+//! it when its current call returns. That keeps `&mut self` in elements sound.
+
+use crate::batch::{Batch, MAX_BATCH};
+use crate::check::Plan;
+use crate::element::{Element, ElementClass, InitCtx, State, TaskStatus};
+use crate::error::{GraphError, GraphErrors};
+use crate::ports::PortKind;
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::Arc;
+
+/// The current implementation of a node: an element with the class and configuration it
+/// was built from.
+pub struct Instance {
+    pub class: ElementClass,
+    pub config: String,
+    pub element: Box<dyn Element>,
+    /// The element asked to run as a task when initialized.
+    pub task: bool,
+}
+
+impl Instance {
+    pub fn into_box(self) -> Box<Instance> {
+        Box::new(self)
+    }
+}
+
+/// An output (or pull input) port: where batches go (or come from).
+#[derive(Clone, Copy)]
+pub struct Trampoline {
+    target: *const Node,
+    port: usize,
+}
+
+/// Flags shared by all workers of one running router.
+#[derive(Default)]
+pub struct Shared {
+    /// Stop as soon as possible (signal, user request).
+    pub stop_now: AtomicBool,
+    /// Stop once no task has work left (Click's STOP keyword).
+    pub stop_when_idle: AtomicBool,
+}
+
+/// What an element can reach while it runs: its ports and the router.
+pub struct Ctx<'a> {
+    node: &'a Node,
+    shared: &'a Shared,
+    worker: usize,
+}
+
+impl<'a> Ctx<'a> {
+    /// Send a batch out of output `port`. Empty batches are not sent.
+    #[inline]
+    pub fn push(&mut self, port: usize, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        let t = self.node.outputs[port];
+        // SAFETY: trampolines point into the same WorkerGraph's node array, which outlives
+        // every call made through it.
+        unsafe { (*t.target).push(t.port, batch, self.shared, self.worker) }
+    }
+
+    /// Ask pull input `port` for up to `max` packets.
+    #[inline]
+    pub fn pull(&mut self, port: usize, max: usize) -> Batch {
+        let t = self.node.inputs[port];
+        // SAFETY: as in `push`.
+        unsafe { (*t.target).pull(t.port, max.min(MAX_BATCH), self.shared, self.worker) }
+    }
+
+    pub fn noutputs(&self) -> usize {
+        self.node.outputs.len()
+    }
+
+    pub fn ninputs(&self) -> usize {
+        self.node.inputs.len()
+    }
+
+    /// The worker this call runs on.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// Stop the router once all queued work is done (Click's STOP).
+    pub fn request_stop(&mut self) {
+        self.shared.stop_when_idle.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One element's place in a worker's graph.
+pub struct Node {
+    instance: AtomicPtr<Instance>,
+    /// True while a call into this node is on the stack.
+    busy: Cell<bool>,
+    /// Batches that arrived while busy, in arrival order.
+    deferred: UnsafeCell<Vec<(usize, Batch)>>,
+    outputs: Box<[Trampoline]>,
+    inputs: Box<[Trampoline]>,
+}
+
+impl Node {
+    /// Run `f` on the current element, unless the node is already on the stack.
+    #[inline]
+    fn enter<R>(&self, shared: &Shared, worker: usize, f: impl FnOnce(&mut dyn Element, &mut Ctx<'_>) -> R) -> Option<R> {
+        if self.busy.get() {
+            return None;
+        }
+        self.busy.set(true);
+        let mut ctx = Ctx { node: self, shared, worker };
+        // SAFETY: the instance pointer is valid until swapped, and swaps happen only at the
+        // worker's quiescent points, never while a call is on the stack. `busy` guarantees
+        // this is the only live reference to the element.
+        let elem = unsafe { &mut *(*self.instance.load(Ordering::Acquire)).element };
+        let r = f(elem, &mut ctx);
+        self.drain_deferred(elem, &mut ctx);
+        self.busy.set(false);
+        Some(r)
+    }
+
+    #[inline]
+    fn drain_deferred(&self, elem: &mut dyn Element, ctx: &mut Ctx<'_>) {
+        // SAFETY: `deferred` is only touched on this worker thread, and never while a
+        // reference from this function is alive (the Vec is taken out first).
+        while !unsafe { &*self.deferred.get() }.is_empty() {
+            let pending = std::mem::take(unsafe { &mut *self.deferred.get() });
+            for (port, batch) in pending {
+                elem.push(port, batch, ctx);
+            }
+        }
+    }
+
+    #[inline]
+    fn push(&self, port: usize, batch: Batch, shared: &Shared, worker: usize) {
+        if self.busy.get() {
+            // SAFETY: single-threaded access; no other reference to `deferred` is live.
+            unsafe { &mut *self.deferred.get() }.push((port, batch));
+            return;
+        }
+        self.enter(shared, worker, |e, ctx| e.push(port, batch, ctx));
+    }
+
+    #[inline]
+    fn pull(&self, port: usize, max: usize, shared: &Shared, worker: usize) -> Batch {
+        // A pull that comes back to a node already running yields nothing (a pull cycle).
+        self.enter(shared, worker, |e, ctx| e.pull(port, max, ctx)).unwrap_or_default()
+    }
+
+    fn instance(&self) -> &Instance {
+        // SAFETY: valid until swapped; callers run on the owning worker outside element calls.
+        unsafe { &*self.instance.load(Ordering::Acquire) }
+    }
+
+    fn instance_mut(&mut self) -> &mut Instance {
+        // SAFETY: `&mut self` excludes element calls on this node.
+        unsafe { &mut *self.instance.load(Ordering::Acquire) }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let p = self.instance.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: the node owned this instance, created by Box::into_raw.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+/// A worker's complete instance of a graph.
+pub struct WorkerGraph {
+    /// Never resized after construction: trampolines point into it.
+    nodes: Box<[Node]>,
+    /// Nodes that asked to run as tasks, and whether each is a source (no inputs).
+    tasks: Vec<(usize, bool)>,
+    pub worker: usize,
+}
+
+// SAFETY: a WorkerGraph is built on one thread and then used by exactly one worker thread
+// at a time; the raw pointers only point inside itself.
+unsafe impl Send for WorkerGraph {}
+
+impl WorkerGraph {
+    /// Build and initialize every element of `plan` for worker `worker` of `nworkers`.
+    pub fn build(plan: &Plan, worker: usize, nworkers: usize) -> Result<WorkerGraph, GraphErrors> {
+        let n = plan.len();
+        let mut errs = GraphErrors::default();
+        let mut instances = Vec::with_capacity(n);
+        for (i, decl) in plan.graph.elements.iter().enumerate() {
+            let class = plan.classes[i];
+            match (class.build)(&decl.config, &plan.build_ctx(i, worker, nworkers)) {
+                Ok(element) => instances.push(Some(Instance { class, config: decl.config.clone(), element, task: false })),
+                Err(e) => {
+                    errs.push(decl.config_loc.clone(), format!("{} '{}': {}", decl.class, decl.name, e));
+                    instances.push(None);
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs.into_result(()).unwrap_err());
+        }
+
+        let dangling = Trampoline { target: ptr::null(), port: 0 };
+        let mut nodes: Box<[Node]> = instances
+            .into_iter()
+            .enumerate()
+            .map(|(i, inst)| Node {
+                instance: AtomicPtr::new(Box::into_raw(Box::new(inst.expect("built above")))),
+                busy: Cell::new(false),
+                deferred: UnsafeCell::new(Vec::new()),
+                outputs: vec![dangling; plan.outputs[i].len()].into_boxed_slice(),
+                inputs: vec![dangling; plan.inputs[i].len()].into_boxed_slice(),
+            })
+            .collect();
+        // Wire push outputs to their single target, pull inputs to their single source.
+        let base: *const Node = nodes.as_ptr();
+        for i in 0..n {
+            for (p, targets) in plan.out_edges[i].iter().enumerate() {
+                if plan.outputs[i][p] == PortKind::Push {
+                    let (to, tp) = targets[0];
+                    // SAFETY: `to < n`, inside the node array.
+                    nodes[i].outputs[p] = Trampoline { target: unsafe { base.add(to) }, port: tp };
+                }
+            }
+            for (p, sources) in plan.in_edges[i].iter().enumerate() {
+                if plan.inputs[i][p] == PortKind::Pull {
+                    let (from, fp) = sources[0];
+                    // SAFETY: `from < n`, inside the node array.
+                    nodes[i].inputs[p] = Trampoline { target: unsafe { base.add(from) }, port: fp };
+                }
+            }
+        }
+
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let mut ctx = Self::init_ctx(plan, i, worker, nworkers);
+            let decl = &plan.graph.elements[i];
+            if let Err(e) = nodes[i].instance_mut().element.initialize(&mut ctx) {
+                errs.push(decl.loc.clone(), format!("{} '{}': {}", decl.class, decl.name, e));
+            }
+            if ctx.wants_task {
+                nodes[i].instance_mut().task = true;
+                tasks.push((i, plan.inputs[i].is_empty()));
+            }
+        }
+        errs.into_result(WorkerGraph { nodes, tasks, worker })
+    }
+
+    pub(crate) fn init_ctx(plan: &Plan, i: usize, worker: usize, nworkers: usize) -> InitCtx {
+        InitCtx {
+            input_pull: plan.inputs[i].iter().map(|k| *k == PortKind::Pull).collect(),
+            output_push: plan.outputs[i].iter().map(|k| *k == PortKind::Push).collect(),
+            worker,
+            nworkers,
+            wants_task: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub(crate) fn tasks(&self) -> &[(usize, bool)] {
+        &self.tasks
+    }
+
+    /// Run node `i`'s task once.
+    #[inline]
+    pub(crate) fn run_task(&self, i: usize, shared: &Shared) -> TaskStatus {
+        self.nodes[i].enter(shared, self.worker, |e, ctx| e.run_task(ctx)).unwrap_or(TaskStatus::Idle)
+    }
+
+    /// Push a batch into input `port` of node `i` from outside the graph (tests, injection).
+    pub fn inject(&self, i: usize, port: usize, batch: Batch, shared: &Shared) {
+        self.nodes[i].push(port, batch, shared, self.worker);
+    }
+
+    pub fn instance(&self, i: usize) -> &Instance {
+        self.nodes[i].instance()
+    }
+
+    pub fn instance_mut(&mut self, i: usize) -> &mut Instance {
+        self.nodes[i].instance_mut()
+    }
+
+    /// Replace node `i`'s implementation: the new instance receives the old one's state,
+    /// then one atomic store makes every trampoline reach it. Must be called at a quiescent
+    /// point of this worker (no element call on the stack). Returns the old instance, to be
+    /// freed by the caller once all workers are past a quiescent point.
+    pub fn swap(&mut self, i: usize, mut new: Box<Instance>, hand_over: bool) -> Box<Instance> {
+        let node = &self.nodes[i];
+        debug_assert!(!node.busy.get(), "swap inside an element call");
+        let old_ptr = node.instance.load(Ordering::Acquire);
+        if hand_over {
+            // SAFETY: quiescent point: nothing else references the old element now.
+            let old = unsafe { &mut *old_ptr };
+            if let Some(state) = old.element.take_state() {
+                new.element.give_state(state);
+            }
+        }
+        let is_task = new.task;
+        let prev = node.instance.swap(Box::into_raw(new), Ordering::AcqRel);
+        debug_assert_eq!(prev, old_ptr);
+        // The scheduler follows the new implementation: a task stays scheduled only if the
+        // replacement asked for it.
+        self.tasks.retain(|&(n, _)| n != i);
+        if is_task {
+            let source = self.nodes[i].inputs.is_empty();
+            self.tasks.push((i, source));
+            self.tasks.sort_unstable();
+        }
+        // SAFETY: `prev` came from Box::into_raw and is no longer reachable from the node.
+        unsafe { Box::from_raw(prev) }
+    }
+
+    /// Tell every element the router has stopped.
+    pub fn cleanup(&mut self) {
+        for n in self.nodes.iter_mut() {
+            n.instance_mut().element.cleanup();
+        }
+    }
+
+    /// Take the state out of node `i` (for hot-swapping a whole graph).
+    pub fn take_state(&mut self, i: usize) -> Option<State> {
+        self.nodes[i].instance_mut().element.take_state()
+    }
+}
+
+/// Errors for an element instance that could not be built.
+pub fn element_error(plan: &Plan, i: usize, msg: &str) -> GraphError {
+    let d = &plan.graph.elements[i];
+    GraphError::new(d.loc.clone(), format!("{} '{}': {}", d.class, d.name, msg))
+}
+
+/// The shared flags of a router.
+pub fn new_shared() -> Arc<Shared> {
+    Arc::new(Shared::default())
+}

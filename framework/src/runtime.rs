@@ -1,0 +1,463 @@
+//! Running a checked graph: one [`WorkerGraph`] per worker thread, a scheduler loop on each,
+//! a mailbox through which the control side reads and writes handlers and swaps elements,
+//! and a clean stop.
+//!
+//! The worker loop runs every task once (sources, pullers), then reaches its quiescent
+//! point: it bumps its QSBR epoch and serves its mailbox. Control commands therefore touch
+//! elements only between batches, on the worker's own thread, so elements need no locks and
+//! a swap never meets a packet half-way through an element. When idle, a worker sleeps on
+//! its mailbox, so a command wakes it at once.
+
+use crate::check::Plan;
+use crate::element::{Combine, HandlerSpec, TaskStatus};
+use crate::error::{suggest, GraphErrors};
+use crate::qsbr::Qsbr;
+use crate::registry::Registry;
+use crate::router::{Instance, Shared, WorkerGraph};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How to run a graph.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub workers: usize,
+    /// Keep running after every source is done (e.g. while a control socket is open).
+    pub keep_running: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { workers: 1, keep_running: false }
+    }
+}
+
+/// Handlers every element has, whatever its class.
+pub const GENERIC_HANDLERS: &[HandlerSpec] = &[
+    HandlerSpec::read("name", Combine::First, "the element's name"),
+    HandlerSpec::read("class", Combine::First, "the element's class name"),
+    HandlerSpec::read("config", Combine::First, "the element's configuration string"),
+    HandlerSpec::read("ports", Combine::First, "the element's ports and their processing"),
+    HandlerSpec::read("handlers", Combine::First, "the element's handlers, one per line"),
+];
+
+/// Why a handler call or a swap failed. Each says what and where, in a sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    NoSuchElement { element: String, suggestion: Option<String> },
+    NoSuchHandler { element: String, handler: String },
+    NotReadable { element: String, handler: String },
+    NotWritable { element: String, handler: String },
+    HandlerFailed { element: String, handler: String, message: String },
+    SwapRefused { element: String, message: String },
+    Stopped,
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::NoSuchElement { element, suggestion: Some(s) } => {
+                write!(f, "no element named '{element}' — did you mean '{s}'?")
+            }
+            ControlError::NoSuchElement { element, suggestion: None } => write!(f, "no element named '{element}'"),
+            ControlError::NoSuchHandler { element, handler } => write!(f, "element '{element}' has no handler '{handler}'"),
+            ControlError::NotReadable { element, handler } => write!(f, "handler '{element}.{handler}' is not readable"),
+            ControlError::NotWritable { element, handler } => write!(f, "handler '{element}.{handler}' is not writable"),
+            ControlError::HandlerFailed { element, handler, message } => write!(f, "{element}.{handler}: {message}"),
+            ControlError::SwapRefused { element, message } => write!(f, "cannot swap '{element}': {message}"),
+            ControlError::Stopped => write!(f, "the router has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// A graph built on every worker and ready to run (or stopped after running). Handlers can
+/// be read and written directly.
+pub struct Router {
+    plan: Arc<Plan>,
+    graphs: Vec<WorkerGraph>,
+}
+
+impl Router {
+    /// Build and initialize the graph on `workers` workers. Errors carry element locations.
+    pub fn new(plan: Plan, workers: usize) -> Result<Router, GraphErrors> {
+        let workers = workers.max(1);
+        let graphs = (0..workers).map(|w| WorkerGraph::build(&plan, w, workers)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Router { plan: Arc::new(plan), graphs })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn element_index(&self, name: &str) -> Result<usize, ControlError> {
+        element_index(&self.plan, name)
+    }
+
+    /// Read `element.handler`, combining the workers' answers.
+    pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
+        let i = self.element_index(element)?;
+        let spec = handler_spec(&self.plan, i, handler)?;
+        let values = self.graphs.iter().map(|g| read_on(&self.plan, g, i, handler)).collect::<Result<Vec<_>, _>>()?;
+        Ok(combine(spec.combine, values))
+    }
+
+    /// Write `element.handler` on every worker.
+    pub fn write_handler(&mut self, element: &str, handler: &str, value: &str) -> Result<(), ControlError> {
+        let i = self.element_index(element)?;
+        handler_spec(&self.plan, i, handler)?;
+        for g in &mut self.graphs {
+            write_on(&self.plan, g, i, handler, value)?;
+        }
+        Ok(())
+    }
+
+    /// Start the worker threads.
+    pub fn start(self, opts: &RunOptions) -> Running {
+        let shared = Arc::new(Shared::default());
+        let qsbr = Arc::new(Qsbr::new(self.graphs.len()));
+        let mut mailboxes = Vec::new();
+        let mut threads = Vec::new();
+        for g in self.graphs {
+            let (tx, rx) = unbounded();
+            mailboxes.push(tx);
+            let (shared, qsbr, plan) = (shared.clone(), qsbr.clone(), self.plan.clone());
+            let keep_running = opts.keep_running;
+            let handle = std::thread::Builder::new()
+                .name(format!("sluice-worker-{}", g.worker))
+                .spawn(move || worker_loop(g, &plan, &shared, &qsbr, &rx, keep_running))
+                .expect("spawning a worker thread");
+            threads.push(handle);
+        }
+        Running { plan: self.plan, shared, qsbr, mailboxes, threads }
+    }
+
+    /// Run until the graph stops by itself (sources done, STOP) or `stop` is set.
+    pub fn run(self, opts: &RunOptions) -> Router {
+        self.start(opts).wait()
+    }
+}
+
+/// Commands a worker serves at its quiescent point.
+enum Command {
+    Read { element: usize, handler: String, reply: Sender<Result<String, ControlError>> },
+    Write { element: usize, handler: String, value: String, reply: Sender<Result<(), ControlError>> },
+    Swap { element: usize, instance: Box<Instance>, hand_over: bool, reply: Sender<Box<Instance>> },
+    /// Only wakes a sleeping worker (to notice a stop).
+    Wake,
+}
+
+/// A router whose workers are running.
+pub struct Running {
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    qsbr: Arc<Qsbr>,
+    mailboxes: Vec<Sender<Command>>,
+    threads: Vec<JoinHandle<WorkerGraph>>,
+}
+
+impl Running {
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The flags that stop the router; register them with signal handlers.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Stop now (like SIGINT).
+    pub fn stop(&self) {
+        self.shared.stop_now.store(true, Ordering::Relaxed);
+        // Wake sleeping workers so they notice.
+        for m in &self.mailboxes {
+            let _ = m.send(Command::Wake);
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Wait for every worker to stop and give back the graphs (handlers stay readable).
+    pub fn wait(self) -> Router {
+        let graphs = self.threads.into_iter().map(|t| t.join().expect("worker thread panicked")).collect();
+        Router { plan: self.plan, graphs }
+    }
+
+    pub fn element_index(&self, name: &str) -> Result<usize, ControlError> {
+        element_index(&self.plan, name)
+    }
+
+    /// Read a handler on the running router (served by each worker between batches).
+    pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
+        let i = self.element_index(element)?;
+        let spec = handler_spec(&self.plan, i, handler)?;
+        let mut values = Vec::new();
+        for m in &self.mailboxes {
+            let (tx, rx) = bounded(1);
+            m.send(Command::Read { element: i, handler: handler.to_string(), reply: tx }).map_err(|_| ControlError::Stopped)?;
+            values.push(rx.recv().map_err(|_| ControlError::Stopped)??);
+        }
+        Ok(combine(spec.combine, values))
+    }
+
+    /// Write a handler on every worker.
+    pub fn write_handler(&self, element: &str, handler: &str, value: &str) -> Result<(), ControlError> {
+        let i = self.element_index(element)?;
+        handler_spec(&self.plan, i, handler)?;
+        for m in &self.mailboxes {
+            let (tx, rx) = bounded(1);
+            m.send(Command::Write { element: i, handler: handler.to_string(), value: value.to_string(), reply: tx })
+                .map_err(|_| ControlError::Stopped)?;
+            rx.recv().map_err(|_| ControlError::Stopped)??;
+        }
+        Ok(())
+    }
+
+    /// Replace `element` by a new `class(config)` while packets flow. The replacements are
+    /// built and initialized here, off the data path; if that fails nothing changes. Each
+    /// worker then hands the old element's state to its replacement and switches its
+    /// trampoline target at its next quiescent point. The old instances are freed once
+    /// every worker has passed a quiescent point after the switch.
+    pub fn swap(&self, element: &str, class: &str, config: &str, registry: &Registry) -> Result<(), ControlError> {
+        let i = self.element_index(element)?;
+        let instances = build_replacements(&self.plan, i, class, config, registry, self.mailboxes.len())?;
+        let hand_over = true;
+        let mut replies = Vec::new();
+        for (m, inst) in self.mailboxes.iter().zip(instances) {
+            let (tx, rx) = bounded(1);
+            m.send(Command::Swap { element: i, instance: inst, hand_over, reply: tx }).map_err(|_| ControlError::Stopped)?;
+            replies.push(rx);
+        }
+        let old: Vec<Box<Instance>> = replies.into_iter().map(|r| r.recv().map_err(|_| ControlError::Stopped)).collect::<Result<_, _>>()?;
+        self.qsbr.synchronize();
+        drop(old);
+        Ok(())
+    }
+}
+
+/// Build and initialize one replacement per worker for element `i`, checking that the new
+/// class fits the element's connected ports and their push/pull kinds.
+fn build_replacements(
+    plan: &Plan,
+    i: usize,
+    class_name: &str,
+    config: &str,
+    registry: &Registry,
+    nworkers: usize,
+) -> Result<Vec<Box<Instance>>, ControlError> {
+    let name = plan.graph.elements[i].name.clone();
+    let refuse = |message: String| ControlError::SwapRefused { element: name.clone(), message };
+    let class = *registry.get(class_name).ok_or_else(|| refuse(registry.unknown_class_message(class_name)))?;
+    let (ins, outs) = class.port_count();
+    let (ni, no) = (plan.inputs[i].len(), plan.outputs[i].len());
+    if !ins.allows(ni) || !outs.allows(no) {
+        return Err(refuse(format!(
+            "{class_name} takes {} inputs and {} outputs, but '{name}' has {ni} and {no} connected",
+            ins.describe(),
+            outs.describe()
+        )));
+    }
+    let proc_ = class.processing_spec();
+    use crate::ports::PortKind::Agnostic;
+    for (p, k) in plan.inputs[i].iter().enumerate() {
+        if proc_.input(p) != Agnostic && proc_.input(p) != *k {
+            return Err(refuse(format!("input {p} is {} here, but {class_name} needs {}", k.word(), proc_.input(p).word())));
+        }
+    }
+    for (p, k) in plan.outputs[i].iter().enumerate() {
+        if proc_.output(p) != Agnostic && proc_.output(p) != *k {
+            return Err(refuse(format!("output {p} is {} here, but {class_name} needs {}", k.word(), proc_.output(p).word())));
+        }
+    }
+    let mut out = Vec::with_capacity(nworkers);
+    for w in 0..nworkers {
+        let mut element = (class.build)(config, &plan.build_ctx(i, w, nworkers)).map_err(|e| refuse(format!("{class_name}: {e}")))?;
+        let mut ictx = WorkerGraph::init_ctx(plan, i, w, nworkers);
+        element.initialize(&mut ictx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
+        out.push(Box::new(Instance { class, config: config.to_string(), element, task: ictx.wants_task }));
+    }
+    Ok(out)
+}
+
+fn element_index(plan: &Plan, name: &str) -> Result<usize, ControlError> {
+    plan.graph.find(name).ok_or_else(|| ControlError::NoSuchElement {
+        element: name.to_string(),
+        suggestion: suggest(name, plan.graph.elements.iter().map(|e| e.name.as_str())).map(str::to_string),
+    })
+}
+
+fn handler_spec(plan: &Plan, i: usize, handler: &str) -> Result<HandlerSpec, ControlError> {
+    GENERIC_HANDLERS
+        .iter()
+        .chain(plan.classes[i].handlers.iter())
+        .find(|h| h.name == handler)
+        .copied()
+        .ok_or_else(|| ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() })
+}
+
+fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str) -> Result<String, ControlError> {
+    let decl = &plan.graph.elements[i];
+    let inst = g.instance(i);
+    let spec = handler_spec(plan, i, handler)?;
+    if !spec.read {
+        return Err(ControlError::NotReadable { element: decl.name.clone(), handler: handler.to_string() });
+    }
+    Ok(match handler {
+        "name" => decl.name.clone(),
+        "class" => inst.class.name.to_string(),
+        "config" => inst.config.clone(),
+        "ports" => describe_ports(plan, i),
+        "handlers" => GENERIC_HANDLERS
+            .iter()
+            .chain(inst.class.handlers.iter())
+            .map(|h| format!("{}\t{}{}", h.name, if h.read { "r" } else { "" }, if h.write { "w" } else { "" }))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => inst.element.read_handler(handler).ok_or_else(|| ControlError::NoSuchHandler {
+            element: decl.name.clone(),
+            handler: handler.to_string(),
+        })?,
+    })
+}
+
+fn write_on(plan: &Plan, g: &mut WorkerGraph, i: usize, handler: &str, value: &str) -> Result<(), ControlError> {
+    let decl = &plan.graph.elements[i];
+    let spec = handler_spec(plan, i, handler)?;
+    if !spec.write {
+        return Err(ControlError::NotWritable { element: decl.name.clone(), handler: handler.to_string() });
+    }
+    g.instance_mut(i).element.write_handler(handler, value).map_err(|message| ControlError::HandlerFailed {
+        element: decl.name.clone(),
+        handler: handler.to_string(),
+        message,
+    })
+}
+
+/// Click's `ports` handler text: one line per port with its kind and peers.
+fn describe_ports(plan: &Plan, i: usize) -> String {
+    let name = |e: usize| plan.graph.elements[e].name.as_str();
+    let mut s = format!("{} input{}\n", plan.inputs[i].len(), if plan.inputs[i].len() == 1 { "" } else { "s" });
+    for (p, k) in plan.inputs[i].iter().enumerate() {
+        let peers: Vec<String> = plan.in_edges[i][p].iter().map(|&(e, op)| format!("{}[{op}]", name(e))).collect();
+        s += &format!("{}\t{}\n", k.word(), peers.join(", "));
+    }
+    s += &format!("{} output{}\n", plan.outputs[i].len(), if plan.outputs[i].len() == 1 { "" } else { "s" });
+    for (p, k) in plan.outputs[i].iter().enumerate() {
+        let peers: Vec<String> = plan.out_edges[i][p].iter().map(|&(e, ip)| format!("[{ip}]{}", name(e))).collect();
+        s += &format!("{}\t{}\n", k.word(), peers.join(", "));
+    }
+    s.trim_end().to_string()
+}
+
+fn combine(how: Combine, values: Vec<String>) -> String {
+    match how {
+        Combine::First => values.into_iter().next().unwrap_or_default(),
+        Combine::Sum => {
+            let nums: Option<Vec<f64>> = values.iter().map(|v| v.trim().parse::<f64>().ok()).collect();
+            match nums {
+                Some(n) if values.len() > 1 => {
+                    let total: f64 = n.iter().sum();
+                    if values.iter().all(|v| v.trim().parse::<i128>().is_ok()) {
+                        values.iter().map(|v| v.trim().parse::<i128>().unwrap_or(0)).sum::<i128>().to_string()
+                    } else {
+                        total.to_string()
+                    }
+                }
+                _ => values.into_iter().next().unwrap_or_default(),
+            }
+        }
+    }
+}
+
+/// The scheduler loop of one worker. Returns the graph when the router stops.
+fn worker_loop(mut g: WorkerGraph, plan: &Plan, shared: &Shared, qsbr: &Qsbr, mailbox: &Receiver<Command>, keep_running: bool) -> WorkerGraph {
+    let w = g.worker;
+    crate::packet::pool_prefill(4 * crate::batch::MAX_BATCH);
+    // Per node: its task reported Done.
+    let mut done = vec![false; g.len()];
+    let mut idle_passes: u32 = 0;
+    qsbr.online(w);
+    loop {
+        let mut worked = false;
+        for k in 0..g.tasks().len() {
+            let node = g.tasks()[k].0;
+            if done[node] {
+                continue;
+            }
+            match g.run_task(node, shared) {
+                TaskStatus::Busy => worked = true,
+                TaskStatus::Idle => {}
+                TaskStatus::Done => done[node] = true,
+            }
+        }
+        // Quiescent point: no element call is on this thread's stack.
+        qsbr.quiescent(w);
+        while let Ok(cmd) = mailbox.try_recv() {
+            serve(&mut g, plan, cmd, &mut done);
+            worked = true;
+        }
+        if shared.stop_now.load(Ordering::Relaxed) {
+            break;
+        }
+        if worked {
+            idle_passes = 0;
+            continue;
+        }
+        // Nothing happened in a whole pass: everything queued has drained.
+        let sources_done = g.tasks().iter().all(|&(node, source)| !source || done[node]);
+        if shared.stop_when_idle.load(Ordering::Relaxed) || (sources_done && !keep_running) {
+            break;
+        }
+        idle_passes = idle_passes.saturating_add(1);
+        if idle_passes > 64 {
+            // Sleep on the mailbox, so a control command wakes the worker at once.
+            let nap = Duration::from_micros(10u64 << (idle_passes - 64).min(6));
+            qsbr.offline(w);
+            let got = mailbox.recv_timeout(nap);
+            qsbr.online(w);
+            match got {
+                Ok(cmd) => {
+                    serve(&mut g, plan, cmd, &mut done);
+                    idle_passes = 0;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+    // Answer what is left in the mailbox so no caller waits forever.
+    while let Ok(cmd) = mailbox.try_recv() {
+        serve(&mut g, plan, cmd, &mut done);
+    }
+    g.cleanup();
+    qsbr.offline(w);
+    g
+}
+
+/// Serve one command; a swapped element's task starts afresh (its "done" is forgotten).
+fn serve(g: &mut WorkerGraph, plan: &Plan, cmd: Command, done: &mut [bool]) {
+    if let Command::Swap { element, .. } = &cmd {
+        done[*element] = false;
+    }
+    match cmd {
+        Command::Read { element, handler, reply } => {
+            let _ = reply.send(read_on(plan, g, element, &handler));
+        }
+        Command::Write { element, handler, value, reply } => {
+            let _ = reply.send(write_on(plan, g, element, &handler, &value));
+        }
+        Command::Swap { element, instance, hand_over, reply } => {
+            let old = g.swap(element, instance, hand_over);
+            let _ = reply.send(old);
+        }
+        Command::Wake => {}
+    }
+}
