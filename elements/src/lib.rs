@@ -1,1 +1,21 @@
-//! The standard element library.
+//! Sluice's standard element library: Click's elements, with Click's names, keywords,
+//! ports, handlers and behaviour. Grouped as Click groups them; one element per file, its
+//! documentation and tests beside it.
+
+use sluice::element::ElementClass;
+use sluice::registry::Registry;
+
+pub mod io;
+pub mod standard;
+
+/// Every element class of the library.
+pub fn classes() -> Vec<ElementClass> {
+    [standard::CLASSES, io::CLASSES].concat()
+}
+
+/// A registry holding every class of the library.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.add_all(&classes());
+    r
+}

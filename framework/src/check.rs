@@ -136,10 +136,10 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
         }
     }
 
-    if !errs.is_empty() {
+    // Push/pull resolution needs every class; with an unknown one, report what we have.
+    let Some(classes) = classes.into_iter().collect::<Option<Vec<ElementClass>>>() else {
         return Err(errs.into_result(()).unwrap_err());
-    }
-    let classes: Vec<ElementClass> = classes.into_iter().map(|c| c.expect("checked above")).collect();
+    };
     let (inputs, outputs) = resolve_processing(&graph, &classes, &in_edges, &out_edges, &in_locs, &out_locs, &mut errs);
     errs.into_result(Plan { graph, classes, inputs, outputs, out_edges, in_edges, base_dir: plan_base })
 }

@@ -128,7 +128,11 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-// TODO-ARGS: impl From<ArgError> for ConfigError once args lands
+impl From<crate::args::ArgError> for ConfigError {
+    fn from(e: crate::args::ArgError) -> Self {
+        ConfigError(e.to_string())
+    }
+}
 
 impl From<String> for ConfigError {
     fn from(s: String) -> Self {
@@ -226,7 +230,7 @@ impl ElementClass {
 
     /// The synopsis line of the docs, e.g. `Counter([KEYWORDS])`.
     pub fn synopsis(&self) -> &'static str {
-        self.doc.lines().next().unwrap_or(self.name).trim()
+        self.doc.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(self.name)
     }
 
     /// The one-line summary (second non-empty line of the docs).
@@ -243,4 +247,41 @@ impl std::fmt::Debug for ElementClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ElementClass({})", self.name)
     }
+}
+
+/// Declare an element class whose documentation is its doc comment.
+///
+/// The doc comment is written in Click's shape (synopsis line, one-line summary, then
+/// description, keywords, handlers, example); it becomes both the rustdoc of the constant
+/// and [`ElementClass::doc`], from which `sluice elements` and `docs/elements.md` are made.
+///
+/// ```ignore
+/// sluice::element_class! {
+///     /// Null
+///     ///
+///     /// Passes packets unchanged.
+///     pub const NULL = "Null" { ports: "1/1", processing: "a/a", handlers: &[], build: build_null }
+/// }
+/// ```
+#[macro_export]
+macro_rules! element_class {
+    (
+        $(#[doc = $d:literal])*
+        $vis:vis const $id:ident = $name:literal {
+            ports: $ports:literal,
+            processing: $proc:literal,
+            handlers: $handlers:expr,
+            build: $build:expr $(,)?
+        }
+    ) => {
+        $(#[doc = $d])*
+        $vis const $id: $crate::element::ElementClass = $crate::element::ElementClass {
+            name: $name,
+            ports: $ports,
+            processing: $proc,
+            doc: concat!($($d, "\n"),*),
+            handlers: $handlers,
+            build: $build,
+        };
+    };
 }

@@ -16,3 +16,7 @@ pub mod runtime;
 pub use batch::{Batch, MAX_BATCH};
 pub use element::{BuildCtx, Combine, ConfigError, Ctx, Element, ElementClass, HandlerSpec, InitCtx, State, TaskStatus};
 pub use packet::Packet;
+pub mod testing;
+// pub mod load; (enabled when lang lands)
+pub mod dot;
+pub mod reference;

@@ -1,0 +1,578 @@
+//! Runtime tests on hand-built graphs with small test elements: batching through ports,
+//! push/pull resolution and its errors, pull paths, push cycles, stopping, handlers, swaps.
+
+use sluice::batch::{Batch, MAX_BATCH};
+use sluice::element::{Combine, ConfigError, Ctx, Element, ElementClass, HandlerSpec, InitCtx, State, TaskStatus};
+use sluice::error::Loc;
+use sluice::graph::{Connection, ElementDecl, Graph};
+use sluice::packet::Packet;
+use sluice::runtime::{ControlError, RunOptions, Router};
+use sluice::testing::{collected, inject, new_id, plan, registry};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn loc(line: u32) -> Loc {
+    Loc::new("t.graph", line, 1)
+}
+
+/// Build a graph from `(name, class, config)` and `(from, fport, to, tport)` lists.
+fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> Graph {
+    let mut g = Graph::default();
+    for (i, (n, c, cfg)) in elems.iter().enumerate() {
+        g.elements.push(ElementDecl {
+            name: n.to_string(),
+            class: c.to_string(),
+            config: cfg.to_string(),
+            loc: loc(i as u32 + 1),
+            config_loc: Loc::new("t.graph", i as u32 + 1, 10),
+            anonymous: false,
+        });
+    }
+    for (k, &(from, fp, to, tp)) in conns.iter().enumerate() {
+        g.connections.push(Connection { from, from_port: fp, to, to_port: tp, loc: Loc::new("t.graph", 100 + k as u32, 3) });
+    }
+    g
+}
+
+fn packets(n: usize) -> Vec<Packet> {
+    (0..n).map(|i| Packet::from_slice(&(i as u32).to_be_bytes())).collect()
+}
+
+fn seq(p: &Packet) -> u32 {
+    u32::from_be_bytes(p.data()[..4].try_into().unwrap())
+}
+
+// --- test elements ---------------------------------------------------------------------
+
+/// Counts packets and the largest batch it saw; agnostic.
+#[derive(Default)]
+struct Pass {
+    count: u64,
+    max_batch: usize,
+}
+
+impl Element for Pass {
+    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+        self.count += batch.len() as u64;
+        self.max_batch = self.max_batch.max(batch.len());
+        ctx.push(0, batch);
+    }
+    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+        let b = ctx.pull(0, max);
+        self.count += b.len() as u64;
+        b
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        match name {
+            "count" => Some(self.count.to_string()),
+            "max_batch" => Some(self.max_batch.to_string()),
+            _ => None,
+        }
+    }
+    fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "count" => {
+                self.count = value.parse().map_err(|_| format!("'{value}' is not a number"))?;
+                Ok(())
+            }
+            _ => Err("no".into()),
+        }
+    }
+    fn take_state(&mut self) -> Option<State> {
+        Some(Box::new(self.count))
+    }
+    fn give_state(&mut self, state: State) {
+        if let Ok(c) = state.downcast::<u64>() {
+            self.count = *c;
+        }
+    }
+}
+
+const PASS_HANDLERS: &[HandlerSpec] = &[
+    HandlerSpec::read_write("count", Combine::Sum, "packets"),
+    HandlerSpec::read("max_batch", Combine::First, "largest batch"),
+];
+
+const PASS: ElementClass = ElementClass {
+    name: "Pass",
+    ports: "1/1",
+    processing: "a/a",
+    doc: "Pass\nCounts.",
+    handlers: PASS_HANDLERS,
+    build: |c, _| {
+        if c.is_empty() {
+            Ok(Box::new(Pass::default()))
+        } else {
+            Err(ConfigError::from("too many arguments"))
+        }
+    },
+};
+
+/// A bounded FIFO: push in, pull out.
+#[derive(Default)]
+struct Fifo {
+    q: std::collections::VecDeque<Packet>,
+}
+
+impl Element for Fifo {
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: &mut Ctx<'_>) {
+        self.q.extend(batch);
+    }
+    fn pull(&mut self, _port: usize, max: usize, _ctx: &mut Ctx<'_>) -> Batch {
+        let mut b = Batch::new();
+        while b.len() < max {
+            match self.q.pop_front() {
+                Some(p) => {
+                    let _ = b.push(p);
+                }
+                None => break,
+            }
+        }
+        b
+    }
+    fn take_state(&mut self) -> Option<State> {
+        Some(Box::new(std::mem::take(&mut self.q)))
+    }
+    fn give_state(&mut self, state: State) {
+        if let Ok(q) = state.downcast::<std::collections::VecDeque<Packet>>() {
+            self.q = *q;
+        }
+    }
+}
+
+const FIFO: ElementClass = ElementClass {
+    name: "Fifo",
+    ports: "1/1",
+    processing: "h/l",
+    doc: "Fifo\nQueue.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Fifo::default())),
+};
+
+/// Pulls up to 16 packets per task run and pushes them on.
+struct Puller;
+
+impl Element for Puller {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+        let b = ctx.pull(0, 16);
+        if b.is_empty() {
+            return TaskStatus::Idle;
+        }
+        ctx.push(0, b);
+        TaskStatus::Busy
+    }
+}
+
+const PULLER: ElementClass = ElementClass {
+    name: "Puller",
+    ports: "1/1",
+    processing: "l/h",
+    doc: "Puller\nPulls.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Puller)),
+};
+
+/// Endless source: emits full batches until the router stops.
+struct Endless {
+    sent: &'static AtomicU64,
+}
+
+impl Element for Endless {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+        let mut b = Batch::new();
+        for _ in 0..MAX_BATCH {
+            let _ = b.push(Packet::new(60));
+        }
+        self.sent.fetch_add(MAX_BATCH as u64, Ordering::Relaxed);
+        ctx.push(0, b);
+        TaskStatus::Busy
+    }
+}
+
+static ENDLESS_SENT: AtomicU64 = AtomicU64::new(0);
+
+const ENDLESS: ElementClass = ElementClass {
+    name: "Endless",
+    ports: "0/1",
+    processing: "h/h",
+    doc: "Endless\nForever.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Endless { sent: &ENDLESS_SENT })),
+};
+
+/// Sends packets whose first byte is nonzero around a loop (output 1), decrementing it,
+/// and the rest out of output 0: a push cycle through the same element.
+struct Looper;
+
+impl Element for Looper {
+    fn push(&mut self, _port: usize, mut batch: Batch, ctx: &mut Ctx<'_>) {
+        let mut again = Batch::new();
+        batch.retain_or(
+            |p| p.data()[0] == 0,
+            |mut p| {
+                p.data_mut()[0] -= 1;
+                let _ = again.push(p);
+            },
+        );
+        ctx.push(0, batch);
+        ctx.push(1, again);
+    }
+}
+
+const LOOPER: ElementClass = ElementClass {
+    name: "Looper",
+    ports: "-/2",
+    processing: "h/h",
+    doc: "Looper\nLoops.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Looper)),
+};
+
+/// Asks the router to stop (drain) as soon as it sees a packet.
+struct Stopper;
+
+impl Element for Stopper {
+    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+        ctx.request_stop();
+        ctx.push(0, batch);
+    }
+}
+
+const STOPPER: ElementClass = ElementClass {
+    name: "Stopper",
+    ports: "1/1",
+    processing: "h/h",
+    doc: "Stopper\nStops.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Stopper)),
+};
+
+/// A source that never has work and is never done (like a rate-limited source waiting).
+struct Idler;
+
+impl Element for Idler {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_task();
+        Ok(())
+    }
+    fn run_task(&mut self, _ctx: &mut Ctx<'_>) -> TaskStatus {
+        TaskStatus::Idle
+    }
+}
+
+const IDLER: ElementClass = ElementClass {
+    name: "Idler",
+    ports: "0/1",
+    processing: "h/h",
+    doc: "Idler\nWaits.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Idler)),
+};
+
+/// Emits N packets in full batches, then is done.
+struct Limited {
+    left: u64,
+}
+
+impl Element for Limited {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+        if self.left == 0 {
+            return TaskStatus::Done;
+        }
+        let n = self.left.min(MAX_BATCH as u64) as usize;
+        self.left -= n as u64;
+        let mut b = Batch::new();
+        for _ in 0..n {
+            let _ = b.push(Packet::new(60));
+        }
+        ctx.push(0, b);
+        TaskStatus::Busy
+    }
+}
+
+const LIMITED: ElementClass = ElementClass {
+    name: "Limited",
+    ports: "0/1",
+    processing: "h/h",
+    doc: "Limited(N)\nN packets.",
+    handlers: &[],
+    build: |c, _| Ok(Box::new(Limited { left: c.trim().parse().map_err(|_| ConfigError::from("N"))? })),
+};
+
+/// Drops everything.
+struct Drop_;
+
+impl Element for Drop_ {}
+
+const DROP: ElementClass = ElementClass {
+    name: "Drop",
+    ports: "1/0",
+    processing: "h/h",
+    doc: "Drop\nDrops.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Drop_)),
+};
+
+fn build_classes() -> Vec<ElementClass> {
+    vec![PASS, FIFO, PULLER, ENDLESS, LOOPER, STOPPER, IDLER, LIMITED, DROP]
+}
+
+fn run(g: Graph) -> Router {
+    let p = plan(g, &build_classes()).unwrap_or_else(|e| panic!("{e}"));
+    Router::new(p, 1).unwrap().run(&RunOptions::default())
+}
+
+// --- tests -----------------------------------------------------------------------------
+
+#[test]
+fn batches_flow_in_order_and_never_exceed_max_batch() {
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(1000));
+    let g = graph(
+        &[("src", "Inject", &format!("ID {src}")), ("p", "Pass", ""), ("dst", "Collect", &format!("ID {dst}"))],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let r = run(g);
+    let out = collected(dst);
+    assert_eq!(out.iter().map(seq).collect::<Vec<_>>(), (0..1000).collect::<Vec<_>>());
+    assert_eq!(r.read_handler("p", "count").unwrap(), "1000");
+    let max: usize = r.read_handler("p", "max_batch").unwrap().parse().unwrap();
+    assert!(max > 1 && max <= MAX_BATCH, "batches of up to {MAX_BATCH}, saw {max}");
+}
+
+#[test]
+fn pull_path_through_queue_and_agnostic_element() {
+    // Inject -> Fifo (h/l) -> Pass (agnostic: becomes pull) -> Puller (l/h) -> Collect
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(500));
+    let g = graph(
+        &[
+            ("src", "Inject", &format!("ID {src}")),
+            ("q", "Fifo", ""),
+            ("p", "Pass", ""),
+            ("u", "Puller", ""),
+            ("dst", "Collect", &format!("ID {dst}")),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0), (3, 0, 4, 0)],
+    );
+    let p = plan(g, &build_classes()).unwrap();
+    let pull = sluice::ports::PortKind::Pull;
+    assert_eq!(p.inputs[2], vec![pull], "Pass resolved to pull");
+    assert_eq!(p.outputs[2], vec![pull]);
+    let r = Router::new(p, 1).unwrap().run(&RunOptions::default());
+    assert_eq!(collected(dst).iter().map(seq).collect::<Vec<_>>(), (0..500).collect::<Vec<_>>());
+    assert_eq!(r.read_handler("p", "count").unwrap(), "500");
+    assert!(r.read_handler("p", "ports").unwrap().starts_with("1 input\npull\tq[0]"));
+}
+
+#[test]
+fn push_output_to_pull_input_is_refused_with_location() {
+    // Inject (push) -> Puller (pull input)
+    let g = graph(&[("src", "Inject", "ID 1"), ("u", "Puller", ""), ("d", "Collect", "ID 2")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let err = plan(g, &build_classes()).err().expect("refused").to_string();
+    assert_eq!(
+        err,
+        "t.graph:100:3: push output 0 of 'src' connected to pull input 0 of 'u' (push output connected to pull input)"
+    );
+}
+
+#[test]
+fn agnostic_element_between_push_and_pull_is_refused() {
+    // Inject (push) -> Pass (agnostic) -> Puller (pull)
+    let g = graph(
+        &[("src", "Inject", "ID 1"), ("p", "Pass", ""), ("u", "Puller", ""), ("d", "Collect", "ID 2")],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let err = plan(g, &build_classes()).err().expect("refused").to_string();
+    assert!(err.contains("'p'") && err.contains("push") && err.contains("pull"), "{err}");
+}
+
+#[test]
+fn push_output_connected_twice_and_unconnected_ports_are_refused() {
+    let g = graph(
+        &[("src", "Inject", "ID 1"), ("a", "Collect", "ID 2"), ("b", "Collect", "ID 3"), ("l", "Looper", "")],
+        &[(0, 0, 1, 0), (0, 0, 2, 0), (3, 1, 1, 0)],
+    );
+    let err = plan(g, &build_classes()).err().expect("refused").to_string();
+    assert!(err.contains("t.graph:101:3: push output 0 of 'src' is connected more than once"), "{err}");
+    assert!(err.contains("t.graph:4:1: output 0 of 'l' is not connected"), "{err}");
+}
+
+#[test]
+fn unknown_class_too_many_ports_and_bad_config_are_all_reported() {
+    let g = graph(
+        &[("src", "Inject", "ID 1"), ("p", "Pas", ""), ("q", "Pass", "oops"), ("d", "Collect", "ID 2"), ("s", "Pass", "")],
+        &[(0, 0, 1, 0), (1, 0, 3, 0), (4, 1, 3, 0)],
+    );
+    let err = plan(g, &build_classes()).err().expect("refused");
+    let text = err.to_string();
+    assert!(text.contains("t.graph:2:1: unknown element class 'Pas' — did you mean 'Pass'?"), "{text}");
+    assert!(text.contains("t.graph:3:10: Pass 'q': too many arguments"), "{text}");
+    assert!(text.contains("t.graph:5:1: 's' (Pass) has 1 output, but output 1 is connected"), "{text}");
+}
+
+#[test]
+fn push_cycles_are_deferred_not_reentered() {
+    // src -> l; l[1] -> l (a loop); l[0] -> dst. Each packet loops data[0] times.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, (0..100u8).map(|i| Packet::from_slice(&[i % 5, i])));
+    let g = graph(
+        &[("src", "Inject", &format!("ID {src}")), ("l", "Looper", ""), ("dst", "Collect", &format!("ID {dst}"))],
+        &[(0, 0, 1, 0), (1, 1, 1, 0), (1, 0, 2, 0)],
+    );
+    run(g);
+    let mut out: Vec<u8> = collected(dst).iter().map(|p| p.data()[1]).collect();
+    out.sort_unstable();
+    assert_eq!(out, (0..100u8).collect::<Vec<_>>(), "every packet leaves exactly once");
+}
+
+#[test]
+fn request_stop_drains_and_stop_interrupts_an_endless_source() {
+    let g = graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999999")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 1).unwrap().start(&RunOptions::default());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!running.is_finished(), "an endless source keeps the router running");
+    running.stop();
+    let r = running.wait();
+    let n: u64 = r.read_handler("p", "count").unwrap().parse().unwrap();
+    assert!(n > 0);
+    assert_eq!(collected(999999).len() as u64, n, "everything counted reached the sink");
+}
+
+#[test]
+fn stop_request_from_an_element_drains_then_stops() {
+    // An idle source that is never done would keep the router running; a STOP request
+    // ends the run once everything queued has drained.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(300));
+    let g = graph(
+        &[
+            ("src", "Inject", &format!("ID {src}")),
+            ("s", "Stopper", ""),
+            ("q", "Fifo", ""),
+            ("u", "Puller", ""),
+            ("dst", "Collect", &format!("ID {dst}")),
+            ("idle", "Idler", ""),
+            ("d2", "Collect", "ID 999996"),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0), (3, 0, 4, 0), (5, 0, 6, 0)],
+    );
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 1).unwrap().start(&RunOptions::default());
+    let t = std::time::Instant::now();
+    while !running.is_finished() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "STOP did not stop the router");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    running.wait();
+    assert_eq!(collected(dst).len(), 300, "the queue drained before the stop");
+}
+
+#[test]
+fn without_stop_an_idle_source_keeps_the_router_running() {
+    let g = graph(&[("idle", "Idler", ""), ("d", "Collect", "ID 999995")], &[(0, 0, 1, 0)]);
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 1).unwrap().start(&RunOptions::default());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!running.is_finished());
+    running.stop();
+    running.wait();
+}
+
+#[test]
+fn handlers_read_write_and_refuse_clearly() {
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(10));
+    let g = graph(
+        &[("src", "Inject", &format!("ID {src}")), ("p", "Pass", ""), ("dst", "Collect", &format!("ID {dst}"))],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let mut r = run(g);
+    assert_eq!(r.read_handler("p", "class").unwrap(), "Pass");
+    assert_eq!(r.read_handler("p", "name").unwrap(), "p");
+    r.write_handler("p", "count", "5").unwrap();
+    assert_eq!(r.read_handler("p", "count").unwrap(), "5");
+    assert_eq!(
+        r.read_handler("pp", "count").unwrap_err(),
+        ControlError::NoSuchElement { element: "pp".into(), suggestion: Some("p".into()) }
+    );
+    assert_eq!(r.read_handler("p", "cuont").unwrap_err().to_string(), "element 'p' has no handler 'cuont'");
+    assert_eq!(r.write_handler("p", "max_batch", "1").unwrap_err().to_string(), "handler 'p.max_batch' is not writable");
+    assert_eq!(
+        r.write_handler("p", "count", "x").unwrap_err().to_string(),
+        "p.count: 'x' is not a number"
+    );
+    collected(dst);
+}
+
+#[test]
+fn handlers_sum_over_workers() {
+    // Two workers, each with its own Endless source: counts add up.
+    let g = graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999997")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 2).unwrap().start(&RunOptions { workers: 2, keep_running: false });
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    running.stop();
+    let r = running.wait();
+    let total: u64 = r.read_handler("p", "count").unwrap().parse().unwrap();
+    assert_eq!(collected(999997).len() as u64, total);
+}
+
+#[test]
+fn swaps_under_load_lose_nothing_and_hand_over_state() {
+    // Limited -> p :: Pass -> q :: Fifo -> Puller -> c :: Pass -> Drop. Swap p and q 1000
+    // times in all while packets flow. Pass hands over its count and Fifo its queued
+    // packets, so at the end both counters equal the number of packets sent.
+    const N: u64 = 2_000_000;
+    let g = graph(
+        &[
+            ("src", "Limited", &N.to_string()),
+            ("p", "Pass", ""),
+            ("q", "Fifo", ""),
+            ("u", "Puller", ""),
+            ("c", "Pass", ""),
+            ("d", "Drop", ""),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0), (3, 0, 4, 0), (4, 0, 5, 0)],
+    );
+    let reg = registry(&build_classes());
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 1).unwrap().start(&RunOptions { workers: 1, keep_running: true });
+    let count = |e: &str| -> u64 { running.read_handler(e, "count").unwrap().parse().unwrap() };
+    let mut swaps_while_flowing = 0;
+    for i in 0..1000 {
+        let (target, class) = if i % 2 == 0 { ("p", "Pass") } else { ("q", "Fifo") };
+        let before = count("c");
+        running.swap(target, class, "", &reg).unwrap();
+        if before < N && count("c") > before {
+            swaps_while_flowing += 1;
+        }
+    }
+    assert!(swaps_while_flowing > 100, "only {swaps_while_flowing} swaps happened while packets flowed");
+    // Refused swaps leave the element untouched.
+    let err = running.swap("p", "Fifo", "", &reg).unwrap_err().to_string();
+    assert!(err.contains("cannot swap 'p'") && err.contains("pull"), "{err}");
+    let err = running.swap("p", "Pass", "junk", &reg).unwrap_err().to_string();
+    assert!(err.contains("too many arguments"), "{err}");
+    let t = std::time::Instant::now();
+    while count("c") < N && t.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(count("p"), N, "p's count survived every swap");
+    assert_eq!(count("c"), N, "packets in = packets out");
+    running.stop();
+    running.wait();
+}
+
