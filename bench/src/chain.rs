@@ -4,7 +4,7 @@
 
 use crate::harness::{interleave, median, print_result, print_table, time, Settings};
 use sluice::load::plan_str;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::Path;
 
 pub const LENGTHS: [usize; 4] = [1, 5, 10, 20];
@@ -35,7 +35,10 @@ fn run_chain(n: usize, packets: u64) -> f64 {
 
 pub fn run(s: Settings) {
     let packets = s.packets(20_000_000);
-    println!("chain: InfiniteSource -> N x Counter -> Discard, {packets} packets of 64 B per run, {} rounds, medians", s.rounds());
+    println!(
+        "chain: InfiniteSource -> N x Counter -> Discard, {packets} packets of 64 B per run, {} rounds, medians",
+        s.rounds()
+    );
     let samples = interleave(s.rounds(), LENGTHS.len(), |v| run_chain(LENGTHS[v], packets));
     let ns_per_pkt: Vec<f64> = samples.into_iter().map(|mut v| median(&mut v) * 1e9 / packets as f64).collect();
     let rows: Vec<Vec<String>> = LENGTHS

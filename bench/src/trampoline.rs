@@ -6,7 +6,7 @@
 use crate::harness::{interleave, median, print_result, print_table, time, Settings};
 use sluice::element::{BuildCtx, ConfigError, ElementClass, InitCtx, TaskStatus};
 use sluice::load::plan_str;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use sluice::{Batch, Ctx, Element, Packet, MAX_BATCH};
 use std::path::Path;
 

@@ -276,7 +276,10 @@ fn resolve_processing(
         for (p, targets) in out_edges[e].iter().enumerate() {
             if outputs[e][p] == PortKind::Push && targets.len() > 1 {
                 let loc = out_locs[e][p][1].clone();
-                errs.push(loc, format!("push output {p} of '{}' is connected more than once (use Tee to copy packets)", name(e)));
+                errs.push(
+                    loc,
+                    format!("push output {p} of '{}' is connected more than once (use Tee to copy packets)", name(e)),
+                );
             }
         }
         for (p, sources) in in_edges[e].iter().enumerate() {
@@ -284,7 +287,10 @@ fn resolve_processing(
                 let loc = in_locs[e][p][1].clone();
                 errs.push(
                     loc,
-                    format!("pull input {p} of '{}' is connected more than once (use a scheduler such as RoundRobinSched)", name(e)),
+                    format!(
+                        "pull input {p} of '{}' is connected more than once (use a scheduler such as RoundRobinSched)",
+                        name(e)
+                    ),
                 );
             }
         }

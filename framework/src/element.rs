@@ -78,14 +78,7 @@ pub struct BuildCtx {
 impl BuildCtx {
     /// A context for building an element outside a graph (tests, benchmarks).
     pub fn standalone(name: &str, ninputs: usize, noutputs: usize) -> Self {
-        BuildCtx {
-            name: name.to_string(),
-            ninputs,
-            noutputs,
-            worker: 0,
-            nworkers: 1,
-            base_dir: PathBuf::from("."),
-        }
+        BuildCtx { name: name.to_string(), ninputs, noutputs, worker: 0, nworkers: 1, base_dir: PathBuf::from(".") }
     }
 
     /// Resolve a file name from a configuration against the graph's directory.

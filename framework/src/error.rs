@@ -75,9 +75,7 @@ impl GraphErrors {
         if self.0.is_empty() {
             Ok(v)
         } else {
-            self.0.sort_by(|a, b| {
-                (&*a.loc.file, a.loc.line, a.loc.col).cmp(&(&*b.loc.file, b.loc.line, b.loc.col))
-            });
+            self.0.sort_by(|a, b| (&*a.loc.file, a.loc.line, a.loc.col).cmp(&(&*b.loc.file, b.loc.line, b.loc.col)));
             self.0.dedup();
             Err(self)
         }

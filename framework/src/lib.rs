@@ -1,22 +1,24 @@
 //! Sluice runtime.
+pub mod args;
+pub mod batch;
+pub mod check;
+pub mod element;
 pub mod error;
 pub mod graph;
 pub mod lang;
-pub mod args;
 pub mod packet;
-pub mod batch;
-pub mod element;
 pub mod ports;
-pub mod registry;
-pub mod check;
-pub mod router;
 pub mod qsbr;
+pub mod registry;
+pub mod router;
 pub mod runtime;
 
 pub use batch::{Batch, MAX_BATCH};
-pub use element::{BuildCtx, Combine, ConfigError, Ctx, Element, ElementClass, HandlerSpec, InitCtx, State, TaskStatus};
+pub use element::{
+    BuildCtx, Combine, ConfigError, Ctx, Element, ElementClass, HandlerSpec, InitCtx, State, TaskStatus,
+};
 pub use packet::Packet;
-pub mod testing;
-// pub mod load; (enabled when lang lands)
 pub mod dot;
+pub mod load;
 pub mod reference;
+pub mod testing;

@@ -15,7 +15,13 @@ pub fn plan_file(path: &Path, defines: &[(String, String)], registry: &Registry)
 
 /// Parse and check configuration `text` (named `file` in messages); relative file names in
 /// configurations resolve against `base_dir`.
-pub fn plan_str(file: &str, text: &str, defines: &[(String, String)], registry: &Registry, base_dir: &Path) -> Result<Plan, GraphErrors> {
+pub fn plan_str(
+    file: &str,
+    text: &str,
+    defines: &[(String, String)],
+    registry: &Registry,
+    base_dir: &Path,
+) -> Result<Plan, GraphErrors> {
     let graph = lang::parse_str(file, text, defines)?;
     finish(graph, registry, base_dir)
 }

@@ -14,7 +14,11 @@ pub fn render(title: &str, classes: &[ElementClass]) -> String {
         let _ = writeln!(s, "- [{}](#{}) — {}", c.name, c.name.to_lowercase(), c.summary());
     }
     let generic: Vec<&str> = GENERIC_HANDLERS.iter().map(|h| h.name).collect();
-    let _ = writeln!(s, "\nEvery element also has the read handlers {}.\n", generic.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        s,
+        "\nEvery element also has the read handlers {}.\n",
+        generic.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+    );
     for c in &classes {
         let _ = writeln!(s, "## {}\n", c.name);
         let _ = writeln!(s, "`{}` — ports `{}`, processing `{}`\n", c.synopsis(), c.ports, c.processing);

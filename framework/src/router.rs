@@ -112,7 +112,12 @@ pub struct Node {
 impl Node {
     /// Run `f` on the current element, unless the node is already on the stack.
     #[inline]
-    fn enter<R>(&self, shared: &Shared, worker: usize, f: impl FnOnce(&mut dyn Element, &mut Ctx<'_>) -> R) -> Option<R> {
+    fn enter<R>(
+        &self,
+        shared: &Shared,
+        worker: usize,
+        f: impl FnOnce(&mut dyn Element, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
         if self.busy.get() {
             return None;
         }
@@ -199,7 +204,9 @@ impl WorkerGraph {
         for (i, decl) in plan.graph.elements.iter().enumerate() {
             let class = plan.classes[i];
             match (class.build)(&decl.config, &plan.build_ctx(i, worker, nworkers)) {
-                Ok(element) => instances.push(Some(Instance { class, config: decl.config.clone(), element, task: false })),
+                Ok(element) => {
+                    instances.push(Some(Instance { class, config: decl.config.clone(), element, task: false }))
+                }
                 Err(e) => {
                     errs.push(decl.config_loc.clone(), format!("{} '{}': {}", decl.class, decl.name, e));
                     instances.push(None);

@@ -63,9 +63,15 @@ impl fmt::Display for ControlError {
                 write!(f, "no element named '{element}' — did you mean '{s}'?")
             }
             ControlError::NoSuchElement { element, suggestion: None } => write!(f, "no element named '{element}'"),
-            ControlError::NoSuchHandler { element, handler } => write!(f, "element '{element}' has no handler '{handler}'"),
-            ControlError::NotReadable { element, handler } => write!(f, "handler '{element}.{handler}' is not readable"),
-            ControlError::NotWritable { element, handler } => write!(f, "handler '{element}.{handler}' is not writable"),
+            ControlError::NoSuchHandler { element, handler } => {
+                write!(f, "element '{element}' has no handler '{handler}'")
+            }
+            ControlError::NotReadable { element, handler } => {
+                write!(f, "handler '{element}.{handler}' is not readable")
+            }
+            ControlError::NotWritable { element, handler } => {
+                write!(f, "handler '{element}.{handler}' is not writable")
+            }
             ControlError::HandlerFailed { element, handler, message } => write!(f, "{element}.{handler}: {message}"),
             ControlError::SwapRefused { element, message } => write!(f, "cannot swap '{element}': {message}"),
             ControlError::Stopped => write!(f, "the router has stopped"),
@@ -144,9 +150,23 @@ impl Router {
 
 /// Commands a worker serves at its quiescent point.
 enum Command {
-    Read { element: usize, handler: String, reply: Sender<Result<String, ControlError>> },
-    Write { element: usize, handler: String, value: String, reply: Sender<Result<(), ControlError>> },
-    Swap { element: usize, instance: Box<Instance>, hand_over: bool, reply: Sender<Box<Instance>> },
+    Read {
+        element: usize,
+        handler: String,
+        reply: Sender<Result<String, ControlError>>,
+    },
+    Write {
+        element: usize,
+        handler: String,
+        value: String,
+        reply: Sender<Result<(), ControlError>>,
+    },
+    Swap {
+        element: usize,
+        instance: Box<Instance>,
+        hand_over: bool,
+        reply: Sender<Box<Instance>>,
+    },
     /// Only wakes a sleeping worker (to notice a stop).
     Wake,
 }
@@ -200,7 +220,8 @@ impl Running {
         let mut values = Vec::new();
         for m in &self.mailboxes {
             let (tx, rx) = bounded(1);
-            m.send(Command::Read { element: i, handler: handler.to_string(), reply: tx }).map_err(|_| ControlError::Stopped)?;
+            m.send(Command::Read { element: i, handler: handler.to_string(), reply: tx })
+                .map_err(|_| ControlError::Stopped)?;
             values.push(rx.recv().map_err(|_| ControlError::Stopped)??);
         }
         Ok(combine(spec.combine, values))
@@ -231,10 +252,12 @@ impl Running {
         let mut replies = Vec::new();
         for (m, inst) in self.mailboxes.iter().zip(instances) {
             let (tx, rx) = bounded(1);
-            m.send(Command::Swap { element: i, instance: inst, hand_over, reply: tx }).map_err(|_| ControlError::Stopped)?;
+            m.send(Command::Swap { element: i, instance: inst, hand_over, reply: tx })
+                .map_err(|_| ControlError::Stopped)?;
             replies.push(rx);
         }
-        let old: Vec<Box<Instance>> = replies.into_iter().map(|r| r.recv().map_err(|_| ControlError::Stopped)).collect::<Result<_, _>>()?;
+        let old: Vec<Box<Instance>> =
+            replies.into_iter().map(|r| r.recv().map_err(|_| ControlError::Stopped)).collect::<Result<_, _>>()?;
         self.qsbr.synchronize();
         drop(old);
         Ok(())
@@ -267,17 +290,26 @@ fn build_replacements(
     use crate::ports::PortKind::Agnostic;
     for (p, k) in plan.inputs[i].iter().enumerate() {
         if proc_.input(p) != Agnostic && proc_.input(p) != *k {
-            return Err(refuse(format!("input {p} is {} here, but {class_name} needs {}", k.word(), proc_.input(p).word())));
+            return Err(refuse(format!(
+                "input {p} is {} here, but {class_name} needs {}",
+                k.word(),
+                proc_.input(p).word()
+            )));
         }
     }
     for (p, k) in plan.outputs[i].iter().enumerate() {
         if proc_.output(p) != Agnostic && proc_.output(p) != *k {
-            return Err(refuse(format!("output {p} is {} here, but {class_name} needs {}", k.word(), proc_.output(p).word())));
+            return Err(refuse(format!(
+                "output {p} is {} here, but {class_name} needs {}",
+                k.word(),
+                proc_.output(p).word()
+            )));
         }
     }
     let mut out = Vec::with_capacity(nworkers);
     for w in 0..nworkers {
-        let mut element = (class.build)(config, &plan.build_ctx(i, w, nworkers)).map_err(|e| refuse(format!("{class_name}: {e}")))?;
+        let mut element =
+            (class.build)(config, &plan.build_ctx(i, w, nworkers)).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         let mut ictx = WorkerGraph::init_ctx(plan, i, w, nworkers);
         element.initialize(&mut ictx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         out.push(Box::new(Instance { class, config: config.to_string(), element, task: ictx.wants_task }));
@@ -293,12 +325,9 @@ fn element_index(plan: &Plan, name: &str) -> Result<usize, ControlError> {
 }
 
 fn handler_spec(plan: &Plan, i: usize, handler: &str) -> Result<HandlerSpec, ControlError> {
-    GENERIC_HANDLERS
-        .iter()
-        .chain(plan.classes[i].handlers.iter())
-        .find(|h| h.name == handler)
-        .copied()
-        .ok_or_else(|| ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() })
+    GENERIC_HANDLERS.iter().chain(plan.classes[i].handlers.iter()).find(|h| h.name == handler).copied().ok_or_else(
+        || ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() },
+    )
 }
 
 fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str) -> Result<String, ControlError> {
@@ -319,10 +348,10 @@ fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str) -> Result<Stri
             .map(|h| format!("{}\t{}{}", h.name, if h.read { "r" } else { "" }, if h.write { "w" } else { "" }))
             .collect::<Vec<_>>()
             .join("\n"),
-        _ => inst.element.read_handler(handler).ok_or_else(|| ControlError::NoSuchHandler {
-            element: decl.name.clone(),
-            handler: handler.to_string(),
-        })?,
+        _ => inst
+            .element
+            .read_handler(handler)
+            .ok_or_else(|| ControlError::NoSuchHandler { element: decl.name.clone(), handler: handler.to_string() })?,
     })
 }
 
@@ -376,7 +405,14 @@ fn combine(how: Combine, values: Vec<String>) -> String {
 }
 
 /// The scheduler loop of one worker. Returns the graph when the router stops.
-fn worker_loop(mut g: WorkerGraph, plan: &Plan, shared: &Shared, qsbr: &Qsbr, mailbox: &Receiver<Command>, keep_running: bool) -> WorkerGraph {
+fn worker_loop(
+    mut g: WorkerGraph,
+    plan: &Plan,
+    shared: &Shared,
+    qsbr: &Qsbr,
+    mailbox: &Receiver<Command>,
+    keep_running: bool,
+) -> WorkerGraph {
     let w = g.worker;
     crate::packet::pool_prefill(4 * crate::batch::MAX_BATCH);
     // Per node: its task reported Done.
@@ -442,9 +478,11 @@ fn worker_loop(mut g: WorkerGraph, plan: &Plan, shared: &Shared, qsbr: &Qsbr, ma
     g
 }
 
-/// Serve one command; a swapped element's task starts afresh (its "done" is forgotten).
+/// Serve one command between task runs.
 fn serve(g: &mut WorkerGraph, plan: &Plan, cmd: Command, done: &mut [bool]) {
-    if let Command::Swap { element, .. } = &cmd {
+    // A swapped element, or one whose handler was written (a source's `reset`, `limit`,
+    // `active`), may have work again: schedule its task anew.
+    if let Command::Swap { element, .. } | Command::Write { element, .. } = &cmd {
         done[*element] = false;
     }
     match cmd {

@@ -13,7 +13,7 @@ use crate::error::{GraphErrors, Loc};
 use crate::graph::{Connection, ElementDecl, Graph};
 use crate::packet::Packet;
 use crate::registry::Registry;
-use crate::runtime::{RunOptions, Router};
+use crate::runtime::{Router, RunOptions};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,7 +131,12 @@ fn decl(name: &str, class: &str, config: &str) -> ElementDecl {
 /// Run `class(config)` alone: `input` goes into input 0 (when the class has inputs), every
 /// output is collected. Returns the packets from each output, and the stopped router for
 /// reading handlers.
-pub fn run_element(class: &ElementClass, config: &str, noutputs: usize, input: Vec<Packet>) -> Result<(Vec<Vec<Packet>>, Router), GraphErrors> {
+pub fn run_element(
+    class: &ElementClass,
+    config: &str,
+    noutputs: usize,
+    input: Vec<Packet>,
+) -> Result<(Vec<Vec<Packet>>, Router), GraphErrors> {
     let (ins, _) = class.port_count();
     let src = new_id();
     let sinks: Vec<u64> = (0..noutputs).map(|_| new_id()).collect();
@@ -159,6 +164,18 @@ pub fn plan(g: Graph, classes: &[ElementClass]) -> Result<Plan, GraphErrors> {
 }
 
 /// A test element context for building elements directly.
-pub fn build(class: &ElementClass, config: &str, ninputs: usize, noutputs: usize) -> Result<Box<dyn Element>, ConfigError> {
+pub fn build(
+    class: &ElementClass,
+    config: &str,
+    ninputs: usize,
+    noutputs: usize,
+) -> Result<Box<dyn Element>, ConfigError> {
     (class.build)(config, &BuildCtx::standalone("e", ninputs, noutputs))
+}
+
+/// Parse, check and run a configuration written in Click's language with `classes` (plus
+/// the test classes) until it stops by itself; returns the stopped router.
+pub fn run_config(config: &str, classes: &[ElementClass]) -> Result<Router, GraphErrors> {
+    let plan = crate::load::plan_str("<test>", config, &[], &registry(classes), Path::new("."))?;
+    Ok(Router::new(plan, 1)?.run(&RunOptions::default()))
 }

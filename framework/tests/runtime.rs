@@ -6,7 +6,7 @@ use sluice::element::{Combine, ConfigError, Ctx, Element, ElementClass, HandlerS
 use sluice::error::Loc;
 use sluice::graph::{Connection, ElementDecl, Graph};
 use sluice::packet::Packet;
-use sluice::runtime::{ControlError, RunOptions, Router};
+use sluice::runtime::{ControlError, Router, RunOptions};
 use sluice::testing::{collected, inject, new_id, plan, registry};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,7 +28,13 @@ fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -
         });
     }
     for (k, &(from, fp, to, tp)) in conns.iter().enumerate() {
-        g.connections.push(Connection { from, from_port: fp, to, to_port: tp, loc: Loc::new("t.graph", 100 + k as u32, 3) });
+        g.connections.push(Connection {
+            from,
+            from_port: fp,
+            to,
+            to_port: tp,
+            loc: Loc::new("t.graph", 100 + k as u32, 3),
+        });
     }
     g
 }
@@ -379,7 +385,10 @@ fn pull_path_through_queue_and_agnostic_element() {
 #[test]
 fn push_output_to_pull_input_is_refused_with_location() {
     // Inject (push) -> Puller (pull input)
-    let g = graph(&[("src", "Inject", "ID 1"), ("u", "Puller", ""), ("d", "Collect", "ID 2")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let g = graph(
+        &[("src", "Inject", "ID 1"), ("u", "Puller", ""), ("d", "Collect", "ID 2")],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
     let err = plan(g, &build_classes()).err().expect("refused").to_string();
     assert_eq!(
         err,
@@ -412,7 +421,13 @@ fn push_output_connected_twice_and_unconnected_ports_are_refused() {
 #[test]
 fn unknown_class_too_many_ports_and_bad_config_are_all_reported() {
     let g = graph(
-        &[("src", "Inject", "ID 1"), ("p", "Pas", ""), ("q", "Pass", "oops"), ("d", "Collect", "ID 2"), ("s", "Pass", "")],
+        &[
+            ("src", "Inject", "ID 1"),
+            ("p", "Pas", ""),
+            ("q", "Pass", "oops"),
+            ("d", "Collect", "ID 2"),
+            ("s", "Pass", ""),
+        ],
         &[(0, 0, 1, 0), (1, 0, 3, 0), (4, 1, 3, 0)],
     );
     let err = plan(g, &build_classes()).err().expect("refused");
@@ -439,7 +454,8 @@ fn push_cycles_are_deferred_not_reentered() {
 
 #[test]
 fn request_stop_drains_and_stop_interrupts_an_endless_source() {
-    let g = graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999999")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let g =
+        graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999999")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
     let p = plan(g, &build_classes()).unwrap();
     let running = Router::new(p, 1).unwrap().start(&RunOptions::default());
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -509,18 +525,19 @@ fn handlers_read_write_and_refuse_clearly() {
         ControlError::NoSuchElement { element: "pp".into(), suggestion: Some("p".into()) }
     );
     assert_eq!(r.read_handler("p", "cuont").unwrap_err().to_string(), "element 'p' has no handler 'cuont'");
-    assert_eq!(r.write_handler("p", "max_batch", "1").unwrap_err().to_string(), "handler 'p.max_batch' is not writable");
     assert_eq!(
-        r.write_handler("p", "count", "x").unwrap_err().to_string(),
-        "p.count: 'x' is not a number"
+        r.write_handler("p", "max_batch", "1").unwrap_err().to_string(),
+        "handler 'p.max_batch' is not writable"
     );
+    assert_eq!(r.write_handler("p", "count", "x").unwrap_err().to_string(), "p.count: 'x' is not a number");
     collected(dst);
 }
 
 #[test]
 fn handlers_sum_over_workers() {
     // Two workers, each with its own Endless source: counts add up.
-    let g = graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999997")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+    let g =
+        graph(&[("e", "Endless", ""), ("p", "Pass", ""), ("d", "Collect", "ID 999997")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
     let p = plan(g, &build_classes()).unwrap();
     let running = Router::new(p, 2).unwrap().start(&RunOptions { workers: 2, keep_running: false });
     std::thread::sleep(std::time::Duration::from_millis(30));
@@ -575,4 +592,3 @@ fn swaps_under_load_lose_nothing_and_hand_over_state() {
     running.stop();
     running.wait();
 }
-

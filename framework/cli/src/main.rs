@@ -6,7 +6,7 @@ use sluice::check::Plan;
 use sluice::error::GraphErrors;
 use sluice::load::{plan_file, plan_str};
 use sluice::registry::Registry;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +55,10 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     // Click spells the handler flag `-h`; clap reserves `-h` for help, so accept both
     // `-h X` and `-H X` by rewriting `-h` when it is followed by a value after `run`.
     let args = rewrite_handler_flag(std::env::args().collect());
@@ -92,7 +95,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Check(g) => match load(&g, &registry)? {
             Ok(plan) => {
-                println!("{}: ok ({} elements, {} connections)", source_name(&g), plan.len(), plan.graph.connections.len());
+                println!(
+                    "{}: ok ({} elements, {} connections)",
+                    source_name(&g),
+                    plan.len(),
+                    plan.graph.connections.len()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => report(e),
@@ -142,7 +150,8 @@ fn split_rest(g: &GraphArgs) -> Result<(Option<PathBuf>, Vec<(String, String)>)>
 
 fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
-    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_') && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
 /// Outer error: usage problems. Inner error: the graph's own errors.

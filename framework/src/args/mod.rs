@@ -215,8 +215,7 @@ impl Args {
 
     /// Fails if any nonempty argument was not read.
     pub fn finish(self) -> Result<(), ArgError> {
-        let unused: Vec<&Arg> =
-            self.args.iter().filter(|a| a.used == Use::Unused && !a.text.is_empty()).collect();
+        let unused: Vec<&Arg> = self.args.iter().filter(|a| a.used == Use::Unused && !a.text.is_empty()).collect();
         let Some(first) = unused.first() else {
             return Ok(());
         };
@@ -288,20 +287,14 @@ impl Args {
     fn parse_keyword<T: FromArg>(&self, name: &str, index: usize) -> Result<Option<T>, ArgError> {
         let arg = &self.args[index];
         match arg.kind {
-            Kind::Keyword { value_start, .. } => {
-                parse_named(name, &arg.text[value_start..]).map(Some)
-            }
-            _ => T::flag().map(Some).ok_or_else(|| {
-                ArgError::new(format!("{name}: missing value (expected {})", T::DESCRIPTION))
-            }),
+            Kind::Keyword { value_start, .. } => parse_named(name, &arg.text[value_start..]).map(Some),
+            _ => T::flag()
+                .map(Some)
+                .ok_or_else(|| ArgError::new(format!("{name}: missing value (expected {})", T::DESCRIPTION))),
         }
     }
 
-    fn parse_positional<T: FromArg>(
-        &self,
-        name: &str,
-        index: usize,
-    ) -> Result<Option<T>, ArgError> {
+    fn parse_positional<T: FromArg>(&self, name: &str, index: usize) -> Result<Option<T>, ArgError> {
         let text = &self.args[index].text;
         if text.is_empty() {
             return Ok(None);
@@ -310,16 +303,10 @@ impl Args {
     }
 
     fn missing(&self, name: &str) -> ArgError {
-        let typo = self
-            .args
-            .iter()
-            .filter(|a| a.used == Use::Unused)
-            .filter_map(Arg::keyword)
-            .find(|k| is_close(k, name));
+        let typo =
+            self.args.iter().filter(|a| a.used == Use::Unused).filter_map(Arg::keyword).find(|k| is_close(k, name));
         match typo {
-            Some(k) => ArgError::new(format!(
-                "missing mandatory argument {name} (is '{k}' a misspelling?)"
-            )),
+            Some(k) => ArgError::new(format!("missing mandatory argument {name} (is '{k}' a misspelling?)")),
             None => ArgError::new(format!("missing mandatory argument {name}")),
         }
     }
@@ -339,9 +326,7 @@ impl Args {
                 let hint = suggestion(word).unwrap_or_else(|| self.known_keywords());
                 Some(format!("unknown keyword '{word}'{hint}"))
             }
-            Kind::Bare => {
-                suggestion(&arg.text).map(|hint| format!("unknown keyword '{}'{hint}", arg.text))
-            }
+            Kind::Bare => suggestion(&arg.text).map(|hint| format!("unknown keyword '{}'{hint}", arg.text)),
             // `stop true`: keywords are uppercase, and a lowercase one is an easy slip.
             Kind::Plain => {
                 let word = arg.text.split_whitespace().next().unwrap_or_default();

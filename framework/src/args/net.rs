@@ -10,11 +10,7 @@ fn parse_ipv4_parts(s: &str, min_parts: usize) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut count = 0;
     for part in s.split('.') {
-        if count == 4
-            || part.is_empty()
-            || part.len() > 3
-            || !part.bytes().all(|b| b.is_ascii_digit())
-        {
+        if count == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         octets[count] = part.parse().ok()?;
@@ -60,9 +56,7 @@ fn parse_prefix_len(suffix: &str, width: u32, what: &str, whole: &str) -> Result
         suffix.parse::<Ipv6Addr>().ok().map(u128::from)
     };
     match mask {
-        Some(bits) => {
-            mask_len(bits).ok_or_else(|| format!("netmask in {} is not contiguous", shown(whole)))
-        }
+        Some(bits) => mask_len(bits).ok_or_else(|| format!("netmask in {} is not contiguous", shown(whole))),
         None => Err(expected(what, whole)),
     }
 }
@@ -151,11 +145,7 @@ impl FromArg for Ipv6Prefix {
     fn from_arg(s: &str) -> Result<Self, String> {
         let (addr, suffix) = s.split_once('/').unwrap_or((s, ""));
         let addr: Ipv6Addr = addr.parse().map_err(|_| expected(Self::DESCRIPTION, s))?;
-        let len = if s.contains('/') {
-            parse_prefix_len(suffix, 128, Self::DESCRIPTION, s)?
-        } else {
-            128
-        };
+        let len = if s.contains('/') { parse_prefix_len(suffix, 128, Self::DESCRIPTION, s)? } else { 128 };
         Ok(Ipv6Prefix { addr, len })
     }
 }
@@ -185,9 +175,7 @@ impl FromArg for EtherAddr {
         let mut out = [0u8; 6];
         let mut count = 0;
         for group in s.split(sep) {
-            let ok = count < 6
-                && (1..=2).contains(&group.len())
-                && group.bytes().all(|b| b.is_ascii_hexdigit());
+            let ok = count < 6 && (1..=2).contains(&group.len()) && group.bytes().all(|b| b.is_ascii_hexdigit());
             if !ok {
                 return Err(bad());
             }
@@ -224,10 +212,7 @@ mod tests {
         assert_eq!(Ipv4Addr::from_arg("0.0.0.0"), Ok(Ipv4Addr::UNSPECIFIED));
         assert_eq!(Ipv4Addr::from_arg("255.255.255.255"), Ok(Ipv4Addr::BROADCAST));
         assert_eq!(Ipv4Addr::from_arg("010.1.1.1"), Ok(v4("10.1.1.1")));
-        assert_eq!(
-            Ipv4Addr::from_arg("1.2.3").unwrap_err(),
-            "expected IPv4 address, found '1.2.3'"
-        );
+        assert_eq!(Ipv4Addr::from_arg("1.2.3").unwrap_err(), "expected IPv4 address, found '1.2.3'");
         for s in [
             "",
             "1.2.3.4.5",
@@ -249,18 +234,9 @@ mod tests {
     fn ipv6_addresses() {
         assert_eq!(Ipv6Addr::from_arg("::"), Ok(Ipv6Addr::UNSPECIFIED));
         assert_eq!(Ipv6Addr::from_arg("::1"), Ok(Ipv6Addr::LOCALHOST));
-        assert_eq!(
-            Ipv6Addr::from_arg("2001:db8::8:800:200c:417a").unwrap().to_string(),
-            "2001:db8::8:800:200c:417a"
-        );
-        assert_eq!(
-            Ipv6Addr::from_arg("::ffff:1.2.3.4").unwrap(),
-            Ipv4Addr::new(1, 2, 3, 4).to_ipv6_mapped()
-        );
-        assert_eq!(
-            Ipv6Addr::from_arg("1:2:3:4:5:6:7:8").unwrap().segments(),
-            [1, 2, 3, 4, 5, 6, 7, 8]
-        );
+        assert_eq!(Ipv6Addr::from_arg("2001:db8::8:800:200c:417a").unwrap().to_string(), "2001:db8::8:800:200c:417a");
+        assert_eq!(Ipv6Addr::from_arg("::ffff:1.2.3.4").unwrap(), Ipv4Addr::new(1, 2, 3, 4).to_ipv6_mapped());
+        assert_eq!(Ipv6Addr::from_arg("1:2:3:4:5:6:7:8").unwrap().segments(), [1, 2, 3, 4, 5, 6, 7, 8]);
         for s in ["", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "g::", "1.2.3.4"] {
             assert!(Ipv6Addr::from_arg(s).is_err(), "{s:?} should fail");
         }
@@ -284,21 +260,10 @@ mod tests {
         assert_eq!(Ipv4Prefix::new(v4("0.0.0.0"), 0).unwrap().mask(), v4("0.0.0.0"));
         assert!(Ipv4Prefix::new(v4("0.0.0.0"), 33).is_none());
         assert!(Ipv4Prefix::from_arg("1.2.3.4/33").unwrap_err().contains("out of range"));
-        assert!(Ipv4Prefix::from_arg("1.2.3.4/255.0.255.0")
-            .unwrap_err()
-            .contains("not contiguous"));
-        for s in [
-            "",
-            "/",
-            "1.2.3.4/",
-            "/8",
-            "1.2.3/",
-            "10",
-            "1.2.3.4/8/8",
-            "1.2.3.4/x",
-            "1.2.3.4/99999999999",
-            "1.2.3.4/-1",
-        ] {
+        assert!(Ipv4Prefix::from_arg("1.2.3.4/255.0.255.0").unwrap_err().contains("not contiguous"));
+        for s in
+            ["", "/", "1.2.3.4/", "/8", "1.2.3/", "10", "1.2.3.4/8/8", "1.2.3.4/x", "1.2.3.4/99999999999", "1.2.3.4/-1"]
+        {
             assert!(Ipv4Prefix::from_arg(s).is_err(), "{s:?} should fail");
         }
     }
@@ -330,10 +295,7 @@ mod tests {
         assert_eq!(EtherAddr::from_arg("0:1:2:3:4:5"), Ok(EtherAddr([0, 1, 2, 3, 4, 5])));
         assert_eq!(EtherAddr::from_arg("ff:ff:ff:ff:ff:ff"), Ok(EtherAddr::BROADCAST));
         assert_eq!(e.to_string(), "00:1a:2b:3c:4d:5e");
-        assert_eq!(
-            EtherAddr::from_arg("00:11").unwrap_err(),
-            "expected Ethernet address, found '00:11'"
-        );
+        assert_eq!(EtherAddr::from_arg("00:11").unwrap_err(), "expected Ethernet address, found '00:11'");
         for s in [
             "",
             "00:11:22:33:44",

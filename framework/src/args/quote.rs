@@ -97,8 +97,7 @@ fn escape(bytes: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, String> {
 fn octal_escape(bytes: &[u8], i: usize, out: &mut Vec<u8>) -> Result<usize, String> {
     let digits = bytes[i..].iter().take(3).take_while(|b| (b'0'..=b'7').contains(b)).count();
     let value = bytes[i..i + digits].iter().fold(0u32, |v, &b| v * 8 + u32::from(b - b'0'));
-    let byte = u8::try_from(value)
-        .map_err(|_| format!("octal escape \\{:o} is larger than \\377", value))?;
+    let byte = u8::try_from(value).map_err(|_| format!("octal escape \\{:o} is larger than \\377", value))?;
     out.push(byte);
     Ok(i + digits)
 }

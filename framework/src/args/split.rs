@@ -108,9 +108,7 @@ pub(crate) fn skip_hex_block(bytes: &[u8], i: usize) -> usize {
     while j < bytes.len() {
         match bytes[j] {
             b'>' => return j + 1,
-            b'/' if matches!(bytes.get(j + 1), Some(b'/') | Some(b'*')) => {
-                j = skip_comment(bytes, j)
-            }
+            b'/' if matches!(bytes.get(j + 1), Some(b'/') | Some(b'*')) => j = skip_comment(bytes, j),
             _ => j += 1,
         }
     }
@@ -178,8 +176,7 @@ mod tests {
         assert_eq!(split("(a, b"), ["(a, b"]);
         assert_eq!(split("a /* never closed, b"), ["a"]);
         assert_eq!(split(r"\<00 11, 22"), [r"\<00 11, 22"]);
-        for s in ["\"", "'", "\\", "\\<", "/", "/*", "//", "\"\\", "\"\\é", "é,ü", ",,,", "\"é"]
-        {
+        for s in ["\"", "'", "\\", "\\<", "/", "/*", "//", "\"\\", "\"\\é", "é,ü", ",,,", "\"é"] {
             let _ = split(s);
         }
         assert_eq!(split("é, ü"), ["é", "ü"]);

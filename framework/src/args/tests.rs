@@ -30,10 +30,7 @@ fn strip_mandatory_positional() {
     args.finish().unwrap();
 
     assert_eq!(err(Args::new("").read_mp::<usize>("LENGTH")), "missing mandatory argument LENGTH");
-    assert_eq!(
-        err(Args::new("fourteen").read_mp::<usize>("LENGTH")),
-        "LENGTH: expected integer, found 'fourteen'"
-    );
+    assert_eq!(err(Args::new("fourteen").read_mp::<usize>("LENGTH")), "LENGTH: expected integer, found 'fourteen'");
     assert_eq!(
         err(Args::new("LENGHT 14").read_mp::<usize>("LENGTH")),
         "missing mandatory argument LENGTH (is 'LENGHT' a misspelling?)"
@@ -65,10 +62,7 @@ fn infinite_source_keywords() {
     assert_eq!(read(r"STOP true, LIMIT 10, DATA \<00 11 22>"), Ok(expect.clone()));
     assert_eq!(read(r"\<00 11 22>, 10, STOP true"), Ok(expect.clone()));
     assert_eq!(read(r"\<00 11 22>, LIMIT 10, STOP"), Ok(expect));
-    assert_eq!(
-        read(r#""ab", -1, 5, ACTIVE false"#),
-        Ok((Some(b"ab".to_vec()), Some(-1), Some(5), Some(false), None))
-    );
+    assert_eq!(read(r#""ab", -1, 5, ACTIVE false"#), Ok((Some(b"ab".to_vec()), Some(-1), Some(5), Some(false), None)));
     assert_eq!(err(read("LIMIT ten")), "LIMIT: expected integer, found 'ten'");
     assert_eq!(err(read("STPO true")), "unknown keyword 'STPO' (did you mean 'STOP'?)");
     assert_eq!(err(read("LIMT 5")), "unknown keyword 'LIMT' (did you mean 'LIMIT'?)");
@@ -76,14 +70,8 @@ fn infinite_source_keywords() {
     // A lone unknown word in the positional part is a value (here DATA), as in Click.
     assert_eq!(read("STPO").unwrap().0, Some(b"STPO".to_vec()));
     assert_eq!(err(read("LIMIT 1, stop true")), "unknown keyword 'stop' (did you mean 'STOP'?)");
-    assert_eq!(
-        err(read("BOGUS 1")),
-        "unknown keyword 'BOGUS' (known keywords: DATA, LIMIT, BURST, ACTIVE, STOP)"
-    );
-    assert_eq!(
-        err(read("STOP maybe")),
-        "STOP: expected boolean (true/false, yes/no, 1/0), found 'maybe'"
-    );
+    assert_eq!(err(read("BOGUS 1")), "unknown keyword 'BOGUS' (known keywords: DATA, LIMIT, BURST, ACTIVE, STOP)");
+    assert_eq!(err(read("STOP maybe")), "STOP: expected boolean (true/false, yes/no, 1/0), found 'maybe'");
     assert_eq!(err(read(r"DATA \<0>")), "DATA: odd number of hex digits in \\<...>");
     assert_eq!(err(read("a, 1, 2, 3")), "too many arguments: '3'");
     assert_eq!(err(read("a, 1, 2, 3, 4")), "too many arguments: '3', '4'");
@@ -221,10 +209,7 @@ fn keyword_shaped_values_need_quotes() {
     assert_eq!(args.read_p::<String>("LABEL").unwrap().unwrap(), "HELLO world");
     args.finish().unwrap();
 
-    assert_eq!(
-        err(Args::new("X 1").finish()),
-        "unknown keyword 'X' (this element takes no keywords)"
-    );
+    assert_eq!(err(Args::new("X 1").finish()), "unknown keyword 'X' (this element takes no keywords)");
 }
 
 #[test]
@@ -309,8 +294,7 @@ fn parse_all(s: &str) -> usize {
         Duration::from_arg(s).is_ok(),
     ];
     // Strings, bytes and words accept most text; they only must not panic.
-    let _ =
-        (String::from_arg(s), Bytes::from_arg(s), Word::from_arg(s), unquote(s), unquote_bytes(s));
+    let _ = (String::from_arg(s), Bytes::from_arg(s), Word::from_arg(s), unquote(s), unquote_bytes(s));
     results.iter().filter(|&&ok| ok).count()
 }
 
@@ -331,13 +315,8 @@ fn read_all(config: &str) {
 #[test]
 fn garbage_gives_errors_not_panics() {
     let huge = "9".repeat(400);
-    let generated = [
-        huge.clone(),
-        format!("-{huge}"),
-        format!("0x{huge}"),
-        format!("{huge}.{huge}ms"),
-        "é".repeat(1000),
-    ];
+    let generated =
+        [huge.clone(), format!("-{huge}"), format!("0x{huge}"), format!("{huge}.{huge}ms"), "é".repeat(1000)];
     for s in GARBAGE.iter().copied().chain(generated.iter().map(String::as_str)) {
         assert_eq!(parse_all(s), 0, "{s:?} was accepted by some parser");
         let _ = split_args(s);
@@ -350,9 +329,8 @@ fn garbage_gives_errors_not_panics() {
 #[test]
 fn random_input_never_panics() {
     const PIECES: &[&str] = &[
-        "a", "Z", "STOP", "LIMIT", " ", "\t", "\n", ",", "\"", "'", "\\", "\\<", ">", "<", "/",
-        "*", "//", "/*", "*/", "(", ")", "[", "]", "{", "}", "0", "9", "0x", "-", "+", ".", ":",
-        "e", "_", "é", "💥", "\u{0}", "ms", "::",
+        "a", "Z", "STOP", "LIMIT", " ", "\t", "\n", ",", "\"", "'", "\\", "\\<", ">", "<", "/", "*", "//", "/*", "*/",
+        "(", ")", "[", "]", "{", "}", "0", "9", "0x", "-", "+", ".", ":", "e", "_", "é", "💥", "\u{0}", "ms", "::",
     ];
     // A fixed linear congruential generator keeps the test deterministic.
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;

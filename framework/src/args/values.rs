@@ -18,16 +18,15 @@ fn parse_integer(s: &str) -> Result<(bool, Option<u128>), String> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (base, digits, base_name) =
-        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, d, "hexadecimal")
-        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, d, "binary")
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..], "octal")
-        } else {
-            (10, body, "decimal")
-        };
+    let (base, digits, base_name) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        (16, d, "hexadecimal")
+    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+        (2, d, "binary")
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..], "octal")
+    } else {
+        (10, body, "decimal")
+    };
     if digits.is_empty() {
         return Err(bad());
     }
@@ -47,19 +46,14 @@ fn parse_integer(s: &str) -> Result<(bool, Option<u128>), String> {
         let Some(d) = c.to_digit(base) else {
             // "08" is a likely mistake under Click's octal rule; say so.
             if c.is_ascii_digit() && base == 8 {
-                return Err(format!(
-                    "invalid digit '{c}' in octal integer {} (a leading 0 means octal)",
-                    shown(s)
-                ));
+                return Err(format!("invalid digit '{c}' in octal integer {} (a leading 0 means octal)", shown(s)));
             }
             if c.is_ascii_alphanumeric() && base != 10 {
                 return Err(format!("invalid digit '{c}' in {base_name} integer {}", shown(s)));
             }
             return Err(bad());
         };
-        magnitude = magnitude
-            .and_then(|m| m.checked_mul(u128::from(base)))
-            .and_then(|m| m.checked_add(u128::from(d)));
+        magnitude = magnitude.and_then(|m| m.checked_mul(u128::from(base))).and_then(|m| m.checked_add(u128::from(d)));
         prev_digit = true;
     }
     Ok((negative, magnitude))
@@ -157,8 +151,7 @@ impl FromArg for Word {
     const DESCRIPTION: &'static str = "word";
     fn from_arg(s: &str) -> Result<Self, String> {
         let text = unquote(s)?;
-        let ok = !text.is_empty()
-            && text.bytes().all(|b| (b'!'..=b'~').contains(&b) && !b"\"'\\,".contains(&b));
+        let ok = !text.is_empty() && text.bytes().all(|b| (b'!'..=b'~').contains(&b) && !b"\"'\\,".contains(&b));
         if ok {
             Ok(Word(text))
         } else {
@@ -269,19 +262,15 @@ impl FromArg for Duration {
         let (number, unit) = (s[..unit_start].trim_end(), &s[unit_start..]);
         // "1e5" ends in a digit, so a trailing 'e' never steals an exponent; "5e" is just bad.
         let Some((power, factor)) = time_unit(unit) else {
-            return Err(format!(
-                "unknown time unit '{unit}' in {} (use s, ms, us, ns, min, h or d)",
-                shown(s)
-            ));
+            return Err(format!("unknown time unit '{unit}' in {} (use s, ms, us, ns, min, h or d)", shown(s)));
         };
         if number.starts_with('-') && parse_decimal(&number[1..]).is_some() {
             return Err(format!("time {} must not be negative", shown(s)));
         }
         let (mantissa, exponent) = parse_decimal(number).ok_or_else(bad)?;
-        let nanos = scale(mantissa * factor, exponent + power + 9)
-            .ok_or_else(|| format!("time {} out of range", shown(s)))?;
-        let secs = u64::try_from(nanos / 1_000_000_000)
-            .map_err(|_| format!("time {} out of range", shown(s)))?;
+        let nanos =
+            scale(mantissa * factor, exponent + power + 9).ok_or_else(|| format!("time {} out of range", shown(s)))?;
+        let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| format!("time {} out of range", shown(s)))?;
         Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
     }
 }
@@ -333,15 +322,10 @@ mod tests {
         assert_eq!(u8::from_arg("256").unwrap_err(), "value '256' out of range for u8 (0..=255)");
         assert_eq!(u8::from_arg("-1").unwrap_err(), "value '-1' out of range for u8 (0..=255)");
         assert!(i32::from_arg("2147483648").unwrap_err().contains("out of range for i32"));
-        assert!(u64::from_arg("99999999999999999999999999999999999999999999")
-            .unwrap_err()
-            .contains("out of range"));
+        assert!(u64::from_arg("99999999999999999999999999999999999999999999").unwrap_err().contains("out of range"));
         assert!(u32::from_arg("08").unwrap_err().contains("octal"));
         assert!(u32::from_arg("0x1g").unwrap_err().contains("hexadecimal"));
-        for s in [
-            "", " 1", "1 ", "1.0", "0x", "0b", "-", "+", "1_", "_1", "1__0", "0x_1", "1e3", "--1",
-            "+-1", "١",
-        ] {
+        for s in ["", " 1", "1 ", "1.0", "0x", "0b", "-", "+", "1_", "_1", "1__0", "0x_1", "1e3", "--1", "+-1", "١"] {
             assert!(i64::from_arg(s).is_err(), "{s:?} should fail");
         }
     }
@@ -413,27 +397,19 @@ mod tests {
         assert_eq!(Duration::from_arg("0.0000000004"), Ok(Duration::ZERO));
         assert_eq!(Duration::from_arg("0.0000000005"), Ok(Duration::from_nanos(1)));
         assert_eq!(Duration::from_arg("1_000ms"), Ok(Duration::from_secs(1)));
-        assert_eq!(
-            Duration::from_arg("0.1234567891234567891234567891234567"),
-            Ok(Duration::from_nanos(123_456_789))
-        );
+        assert_eq!(Duration::from_arg("0.1234567891234567891234567891234567"), Ok(Duration::from_nanos(123_456_789)));
         assert_eq!(Duration::from_arg("1e-1000000000000"), Ok(Duration::ZERO));
     }
 
     #[test]
     fn times_bad() {
-        assert!(Duration::from_arg("5 parsecs")
-            .unwrap_err()
-            .contains("unknown time unit 'parsecs'"));
+        assert!(Duration::from_arg("5 parsecs").unwrap_err().contains("unknown time unit 'parsecs'"));
         assert!(Duration::from_arg("-1s").unwrap_err().contains("negative"));
         assert!(Duration::from_arg("1e30").unwrap_err().contains("out of range"));
         assert!(Duration::from_arg("99999999999999999999999999999999999999999999d")
             .unwrap_err()
             .contains("out of range"));
-        for s in [
-            "", "s", "ms", ".", "1..2", "1e", "1e+", "x", "1.2.3s", "1 2s", "0x10s", "1_s", "∞",
-            "1é",
-        ] {
+        for s in ["", "s", "ms", ".", "1..2", "1e", "1e+", "x", "1.2.3s", "1 2s", "0x10s", "1_s", "∞", "1é"] {
             assert!(Duration::from_arg(s).is_err(), "{s:?} should fail");
         }
     }

@@ -1,0 +1,162 @@
+//! The `sluice` command end to end: run with handlers, check, dot, elements, errors, signals,
+//! and every graph shipped in `graphs/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn sluice() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+fn run(args: &[&str]) -> Output {
+    sluice().args(args).output().expect("sluice runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn run_prints_one_handler_bare_and_several_with_names() {
+    let cfg = "InfiniteSource(LIMIT 1000, BURST 32, STOP true) -> c :: Counter -> d :: Discard";
+    let o = run(&["run", "-h", "c.count", "-e", cfg]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "1000\n");
+
+    let o = run(&["run", "-h", "c.count", "-h", "d.count", "-e", cfg]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "c.count: 1000\nd.count: 1000\n");
+}
+
+#[test]
+fn defines_on_the_command_line_override_the_graph() {
+    let cfg = "define($N 5)\nInfiniteSource(LIMIT $N, STOP true) -> c :: Counter -> Discard";
+    let o = run(&["run", "-h", "c.count", "-e", cfg]);
+    assert_eq!(text(&o.stdout), "5\n", "{}", text(&o.stderr));
+    let o = run(&["run", "-h", "c.count", "-e", cfg, "N=77"]);
+    assert_eq!(text(&o.stdout), "77\n", "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_bad_graph_is_refused_whole_with_file_line_col_and_status_1() {
+    let f = tmp("bad.graph");
+    std::fs::write(&f, "src :: InfiniteSource(LIMIT 3)\n  -> c :: Countr\n  -> Discard;\n").unwrap();
+    let o = run(&["run", "-h", "c.count", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("{}:2:", f.display())), "{err}");
+    assert!(err.contains("unknown element class 'Countr' — did you mean 'Counter'?"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing ran");
+
+    let o = run(&["check", "-e", "Queue -> Queue -> Discard"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("pull output connected to push input"), "{}", text(&o.stderr));
+
+    let o = run(&["check", "-e", "t :: Tee; InfiniteSource -> t; t[1] -> Discard"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("output 0 of 't' is not connected"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn unknown_handler_is_refused_before_running() {
+    let o = run(&["run", "-h", "c.cuont", "-e", "InfiniteSource(LIMIT 1, STOP true) -> c :: Counter -> Discard"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("element 'c' has no handler 'cuont'"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn unreadable_capture_is_an_error_naming_the_file() {
+    let o = run(&["run", "-e", "FromDump(/nonexistent/x.pcap, STOP true) -> Discard"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("/nonexistent/x.pcap"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn check_dot_and_elements() {
+    let o = run(&["check", "-e", "a :: Null -> Discard; InfiniteSource -> a"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("ok (3 elements, 2 connections)"));
+
+    let o = run(&["dot", "-e", "q :: Queue -> Unqueue -> Discard; InfiniteSource -> q"]);
+    let dot = text(&o.stdout);
+    assert!(dot.starts_with("digraph sluice {"), "{dot}");
+    assert!(dot.contains("label=\"q :: Queue\""), "{dot}");
+    assert!(dot.contains("style=dashed"), "pull connection drawn dashed: {dot}");
+
+    let o = run(&["elements"]);
+    let list = text(&o.stdout);
+    for class in ["Counter", "Discard", "FromDump", "InfiniteSource", "Queue", "ToDump", "Unqueue"] {
+        assert!(list.lines().any(|l| l.starts_with(class)), "{class} missing from:\n{list}");
+    }
+}
+
+#[test]
+fn sigint_stops_a_running_graph_cleanly_and_prints_handlers() {
+    let mut child = sluice()
+        .args(["run", "-h", "c.count", "-e", "InfiniteSource(BURST 64) -> c :: Counter -> Discard"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc_kill(pid, 2) }, 0);
+    let t = Instant::now();
+    let out = loop {
+        if let Some(_) = child.try_wait().unwrap() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "sluice did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let n: u64 = text(&out.stdout).trim().parse().expect("a count");
+    assert!(n > 0);
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn every_shipped_graph_checks() {
+    let dir = repo().join("graphs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "graph") {
+            let o = run(&["check", p.to_str().unwrap()]);
+            assert!(o.status.success(), "{}: {}", p.display(), text(&o.stderr));
+            n += 1;
+        }
+    }
+    assert!(n >= 3);
+}
+
+#[test]
+fn demo_runs_and_writes_the_capture_it_read() {
+    let out = tmp("demo-out.pcap");
+    let graph = repo().join("graphs/demo.graph");
+    let o =
+        run(&["run", "-h", "in.count", "-h", "out.count", graph.to_str().unwrap(), &format!("OUT={}", out.display())]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "in.count: 43\nout.count: 43\n");
+    // Same packets, same bytes: the output capture equals the input record for record.
+    let input = std::fs::read(repo().join("graphs/data/demo.pcap")).unwrap();
+    let output = std::fs::read(&out).unwrap();
+    assert_eq!(input.len(), output.len());
+    assert_eq!(input[24..], output[24..], "records identical after the 24-byte file header");
+}

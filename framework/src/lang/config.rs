@@ -1,0 +1,326 @@
+//! Configuration strings: removing comments, substituting `$VARIABLES`, splitting arguments.
+//!
+//! Quoting follows Click: inside `"..."` a backslash escapes the next character and
+//! variables are substituted; inside `'...'` nothing is special; `\<...>` is a hex string.
+//! Comments are only recognised outside quotes.
+
+use crate::error::{GraphError, Loc};
+
+use super::lexer::is_var_char;
+
+/// Configuration text without comments, remembering where each character came from,
+/// so errors found later (an undefined variable, a bad define) point into the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cleaned {
+    pub text: Vec<char>,
+    /// Line and column of each character of `text`.
+    pos: Vec<(u32, u32)>,
+    /// Where the text starts (also the location used when it is empty).
+    start: Loc,
+}
+
+impl Cleaned {
+    /// Location of character `i` (or of the start when there is no such character).
+    pub fn loc(&self, i: usize) -> Loc {
+        match self.pos.get(i) {
+            Some(&(line, col)) => Loc { file: self.start.file.clone(), line, col },
+            None => self.start.clone(),
+        }
+    }
+
+    /// Characters `from..to` as their own text (ranges past the end are clipped).
+    pub fn slice(&self, from: usize, to: usize) -> Cleaned {
+        let to = to.min(self.text.len());
+        let from = from.min(to);
+        Cleaned { text: self.text[from..to].to_vec(), pos: self.pos[from..to].to_vec(), start: self.loc(from) }
+    }
+
+    pub fn as_string(&self) -> String {
+        self.text.iter().collect()
+    }
+}
+
+/// Lexical state while scanning configuration text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Double,
+    Single,
+    Hex,
+}
+
+/// Remove `//` and `/* */` comments found outside quotes. A block comment becomes one
+/// space so that the words around it stay apart.
+pub fn strip_comments(raw: &str, start: &Loc) -> Cleaned {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = Cleaned { text: Vec::new(), pos: Vec::new(), start: start.clone() };
+    let (mut line, mut col) = (start.line, start.col);
+    let mut quote = Quote::None;
+    let mut i = 0;
+    // Advance over chars[i], keeping line/col in step with the lexer's counting.
+    let step = |i: usize, line: &mut u32, col: &mut u32| {
+        let c = chars[i];
+        if c == '\n' || (c == '\r' && chars.get(i + 1) != Some(&'\n')) {
+            *line = line.saturating_add(1);
+            *col = 1;
+        } else if c != '\r' {
+            *col = col.saturating_add(1);
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let outside = matches!(quote, Quote::None | Quote::Hex);
+        if outside && c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' && chars[i] != '\r' {
+                step(i, &mut line, &mut col);
+                i += 1;
+            }
+            continue;
+        }
+        if outside && c == '/' && next == Some('*') {
+            out.text.push(' ');
+            out.pos.push((line, col));
+            // Skip through the closing `*/` (the lexer already reported an unclosed one).
+            let end = (i + 2..chars.len().saturating_sub(1))
+                .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                .map_or(chars.len(), |j| j + 2);
+            while i < end {
+                step(i, &mut line, &mut col);
+                i += 1;
+            }
+            continue;
+        }
+        quote = next_quote(quote, c, next);
+        out.text.push(c);
+        out.pos.push((line, col));
+        step(i, &mut line, &mut col);
+        i += 1;
+        // A backslash inside double quotes protects the next character (e.g. `\"`).
+        if quote == Quote::Double && c == '\\' && i < chars.len() {
+            out.text.push(chars[i]);
+            out.pos.push((line, col));
+            step(i, &mut line, &mut col);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Quote state after character `c` (`next` follows it). Callers handle backslash escapes.
+fn next_quote(q: Quote, c: char, next: Option<char>) -> Quote {
+    match (q, c) {
+        (Quote::None, '"') => Quote::Double,
+        (Quote::None, '\'') => Quote::Single,
+        (Quote::None, '\\') if next == Some('<') => Quote::Hex,
+        (Quote::Double, '"') => Quote::None,
+        (Quote::Single, '\'') => Quote::None,
+        (Quote::Hex, '>') => Quote::None,
+        (q, _) => q,
+    }
+}
+
+/// Substitute `$NAME` and `${NAME}` outside single quotes, using `lookup`. An unknown
+/// variable is an error (reported at its `$`) and is left as written. Result is trimmed.
+pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<GraphError>) -> String {
+    let t = &c.text;
+    let mut out = String::new();
+    let mut quote = Quote::None;
+    let mut i = 0;
+    while i < t.len() {
+        let ch = t[i];
+        if ch == '$' && matches!(quote, Quote::None | Quote::Double) {
+            if let Some((name, end)) = var_at(t, i) {
+                match lookup(&name) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        errors.push(GraphError::new(c.loc(i), format!("undefined variable '${name}'")));
+                        out.extend(&t[i..end]);
+                    }
+                }
+                i = end;
+                continue;
+            }
+        }
+        out.push(ch);
+        if quote == Quote::Double && ch == '\\' {
+            // Escaped character: copy it as is, so `\"` and `\$` keep their meaning.
+            if let Some(&n) = t.get(i + 1) {
+                out.push(n);
+                i += 2;
+                continue;
+            }
+        }
+        quote = next_quote(quote, ch, t.get(i + 1).copied());
+        i += 1;
+    }
+    out.trim().to_string()
+}
+
+/// A variable reference starting at `t[i] == '$'`: its name and the index after it.
+fn var_at(t: &[char], i: usize) -> Option<(String, usize)> {
+    if t.get(i + 1) == Some(&'{') {
+        let close = (i + 2..t.len()).find(|&j| t[j] == '}')?;
+        let name: String = t[i + 2..close].iter().collect();
+        let valid = !name.is_empty() && name.chars().all(is_var_char);
+        return valid.then_some((name, close + 1));
+    }
+    let end = (i + 1..t.len()).find(|&j| !is_var_char(t[j])).unwrap_or(t.len());
+    (end > i + 1).then(|| (t[i + 1..end].iter().collect(), end))
+}
+
+/// Split at commas outside quotes, as Click's `cp_argvec`: each argument trimmed, a
+/// trailing empty argument dropped, so `""` has no arguments and `"a,"` has one.
+/// Returns `(from, to)` character ranges of the trimmed arguments.
+pub fn split_args(t: &[char]) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut quote = Quote::None;
+    let mut start = 0;
+    let mut i = 0;
+    while i < t.len() {
+        let ch = t[i];
+        if ch == ',' && quote == Quote::None {
+            ranges.push(trim_range(t, start, i));
+            start = i + 1;
+        } else if quote == Quote::Double && ch == '\\' {
+            i += 1;
+        } else {
+            quote = next_quote(quote, ch, t.get(i + 1).copied());
+        }
+        i += 1;
+    }
+    let last = trim_range(t, start, t.len());
+    if last.0 < last.1 {
+        ranges.push(last);
+    }
+    ranges
+}
+
+/// Split a string into its arguments (see [`split_args`]).
+pub fn split_args_str(s: &str) -> Vec<String> {
+    let t: Vec<char> = s.chars().collect();
+    split_args(&t).into_iter().map(|(a, b)| t[a..b].iter().collect()).collect()
+}
+
+fn trim_range(t: &[char], mut a: usize, mut b: usize) -> (usize, usize) {
+    while a < b && t[a].is_whitespace() {
+        a += 1;
+    }
+    while b > a && t[b - 1].is_whitespace() {
+        b -= 1;
+    }
+    (a, b)
+}
+
+/// Words separated by commas or blanks outside quotes, with surrounding quotes removed
+/// (for `require(library "a b.so")`).
+pub fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some('"') if c == '\\' => cur.extend(chars.next()),
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == ',' || c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn start() -> Loc {
+        Loc::new("c.graph", 3, 10)
+    }
+
+    fn clean(s: &str) -> String {
+        strip_comments(s, &start()).as_string()
+    }
+
+    fn subst(s: &str, vars: &[(&str, &str)]) -> (String, Vec<String>) {
+        let map: HashMap<String, String> = vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let mut errs = Vec::new();
+        let out = substitute(&strip_comments(s, &start()), &|n| map.get(n).cloned(), &mut errs);
+        (out, errs.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn comments_removed_outside_quotes() {
+        assert_eq!(clean("a // x )\nb"), "a \nb");
+        assert_eq!(clean("a/*x*/b"), "a b");
+        assert_eq!(clean("\"a // b\" '/* c */'"), "\"a // b\" '/* c */'");
+        assert_eq!(clean("\"a\\\" // b\" // c"), "\"a\\\" // b\" ");
+        assert_eq!(clean("x/**/y"), "x y");
+    }
+
+    #[test]
+    fn positions_survive_comment_removal() {
+        let c = strip_comments("/* c */\n  $X", &start());
+        let i = c.text.iter().position(|&ch| ch == '$').unwrap();
+        assert_eq!(c.loc(i).to_string(), "c.graph:4:3");
+        assert_eq!(c.loc(99).to_string(), "c.graph:3:10");
+    }
+
+    #[test]
+    fn substitutes_variables() {
+        assert_eq!(subst("LIMIT $N, STOP true", &[("N", "10")]).0, "LIMIT 10, STOP true");
+        assert_eq!(subst("${N}0 $N_x", &[("N", "1"), ("N_x", "2")]).0, "10 2");
+        assert_eq!(subst("\"$N\" '$N'", &[("N", "1")]).0, "\"1\" '$N'");
+        assert_eq!(subst("\"\\$N\" $ 5$", &[("N", "1")]).0, "\"\\$N\" $ 5$");
+        assert_eq!(subst("  a  ", &[]).0, "a");
+    }
+
+    #[test]
+    fn undefined_variable_is_reported_where_it_is() {
+        let (out, errs) = subst("a,\n  $Z b", &[]);
+        assert_eq!(out, "a,\n  $Z b");
+        assert_eq!(errs, vec!["c.graph:4:3: undefined variable '$Z'"]);
+        let (_, errs) = subst("x ${Q}", &[]);
+        assert_eq!(errs, vec!["c.graph:3:12: undefined variable '$Q'"]);
+    }
+
+    #[test]
+    fn splits_arguments_like_click() {
+        assert_eq!(split_args_str(""), Vec::<String>::new());
+        assert_eq!(split_args_str("  "), Vec::<String>::new());
+        assert_eq!(split_args_str("a, b ,c"), vec!["a", "b", "c"]);
+        assert_eq!(split_args_str("a,"), vec!["a"]);
+        assert_eq!(split_args_str(",a"), vec!["", "a"]);
+        assert_eq!(split_args_str("\"x, y\", 'p,q', z"), vec!["\"x, y\"", "'p,q'", "z"]);
+        assert_eq!(split_args_str("\"a\\\",b\", c"), vec!["\"a\\\",b\"", "c"]);
+    }
+
+    #[test]
+    fn splits_words() {
+        assert_eq!(words("library plugins/x.so"), vec!["library", "plugins/x.so"]);
+        assert_eq!(words(" package foo , bar "), vec!["package", "foo", "bar"]);
+        assert_eq!(words("library \"a b.so\""), vec!["library", "a b.so"]);
+    }
+
+    #[test]
+    fn never_panics_on_odd_text() {
+        for s in ["\"", "'", "\\", "\\<", "$", "${", "${}", "/*", "//", "\"\\", "é$é", "\r", "\r\n$"] {
+            let _ = subst(s, &[]);
+            let _ = split_args_str(s);
+            let _ = words(s);
+            let c = strip_comments(s, &start());
+            let _ = c.slice(0, 100);
+            let _ = c.slice(5, 2);
+        }
+    }
+}
