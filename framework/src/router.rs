@@ -60,7 +60,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// Send a batch out of output `port`. Empty batches are not sent.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, port: usize, batch: Batch) {
         if batch.is_empty() {
             return;
@@ -111,7 +111,11 @@ pub struct Node {
 
 impl Node {
     /// Run `f` on the current element, unless the node is already on the stack.
-    #[inline]
+    ///
+    /// This is the whole hot path of a hop, so it is forced inline into the caller's
+    /// `Ctx::push`: a hop then costs one stack frame (the element's own), like a static call,
+    /// and deep chains do not overflow the CPU's return-address predictor.
+    #[inline(always)]
     fn enter<R>(
         &self,
         shared: &Shared,
@@ -128,12 +132,17 @@ impl Node {
         // this is the only live reference to the element.
         let elem = unsafe { &mut *(*self.instance.load(Ordering::Acquire)).element };
         let r = f(elem, &mut ctx);
-        self.drain_deferred(elem, &mut ctx);
+        // SAFETY: only this worker thread touches `deferred`.
+        if !unsafe { &*self.deferred.get() }.is_empty() {
+            self.drain_deferred(elem, &mut ctx);
+        }
         self.busy.set(false);
         Some(r)
     }
 
-    #[inline]
+    /// Deliver batches that arrived through a push cycle while the element was running.
+    #[cold]
+    #[inline(never)]
     fn drain_deferred(&self, elem: &mut dyn Element, ctx: &mut Ctx<'_>) {
         // SAFETY: `deferred` is only touched on this worker thread, and never while a
         // reference from this function is alive (the Vec is taken out first).
@@ -145,11 +154,18 @@ impl Node {
         }
     }
 
-    #[inline]
+    /// Keep a batch for a node that is already on the stack.
+    #[cold]
+    #[inline(never)]
+    fn defer(&self, port: usize, batch: Batch) {
+        // SAFETY: single-threaded access; no other reference to `deferred` is live.
+        unsafe { &mut *self.deferred.get() }.push((port, batch));
+    }
+
+    #[inline(always)]
     fn push(&self, port: usize, batch: Batch, shared: &Shared, worker: usize) {
         if self.busy.get() {
-            // SAFETY: single-threaded access; no other reference to `deferred` is live.
-            unsafe { &mut *self.deferred.get() }.push((port, batch));
+            self.defer(port, batch);
             return;
         }
         self.enter(shared, worker, |e, ctx| e.push(port, batch, ctx));
