@@ -19,7 +19,10 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a STOP request waits for queued packets to drain before the router stops anyway.
+const STOP_DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// How to run a graph.
 #[derive(Clone, Debug)]
@@ -418,12 +421,18 @@ fn worker_loop(
     // Per node: its task reported Done.
     let mut done = vec![false; g.len()];
     let mut idle_passes: u32 = 0;
+    // Set once a STOP was requested: the time by which draining must end.
+    let mut drain_deadline: Option<Instant> = None;
     qsbr.online(w);
     loop {
         let mut worked = false;
+        if drain_deadline.is_none() && shared.stop_when_idle.load(Ordering::Relaxed) {
+            drain_deadline = Some(Instant::now() + STOP_DRAIN_LIMIT);
+        }
         for k in 0..g.tasks().len() {
-            let node = g.tasks()[k].0;
-            if done[node] {
+            let (node, source) = g.tasks()[k];
+            // Once stopping, sources make no new packets; the rest drains what is queued.
+            if done[node] || (source && drain_deadline.is_some()) {
                 continue;
             }
             match g.run_task(node, shared) {
@@ -441,13 +450,21 @@ fn worker_loop(
         if shared.stop_now.load(Ordering::Relaxed) {
             break;
         }
+        if let Some(deadline) = drain_deadline {
+            // Stopping: end when drained, or when draining takes too long (a puller that is
+            // never idle, such as Unqueue from an endless pull source).
+            if !worked || Instant::now() >= deadline {
+                break;
+            }
+            continue;
+        }
         if worked {
             idle_passes = 0;
             continue;
         }
         // Nothing happened in a whole pass: everything queued has drained.
         let sources_done = g.tasks().iter().all(|&(node, source)| !source || done[node]);
-        if shared.stop_when_idle.load(Ordering::Relaxed) || (sources_done && !keep_running) {
+        if sources_done && !keep_running {
             break;
         }
         idle_passes = idle_passes.saturating_add(1);

@@ -470,7 +470,7 @@ fn request_stop_drains_and_stop_interrupts_an_endless_source() {
 #[test]
 fn stop_request_from_an_element_drains_then_stops() {
     // An idle source that is never done would keep the router running; a STOP request
-    // ends the run once everything queued has drained.
+    // halts the sources and ends the run once everything queued has drained.
     let (src, dst) = (new_id(), new_id());
     inject(src, packets(300));
     let g = graph(
@@ -493,7 +493,9 @@ fn stop_request_from_an_element_drains_then_stops() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     running.wait();
-    assert_eq!(collected(dst).len(), 300, "the queue drained before the stop");
+    // The stop came with the first batch: the source made no more, and the 64 packets
+    // already in the graph drained through the queue before the router ended.
+    assert_eq!(collected(dst).len(), MAX_BATCH, "the queue drained before the stop");
 }
 
 #[test]
@@ -591,4 +593,31 @@ fn swaps_under_load_lose_nothing_and_hand_over_state() {
     assert_eq!(count("c"), N, "packets in = packets out");
     running.stop();
     running.wait();
+}
+
+#[test]
+fn stop_request_halts_sources_that_never_finish() {
+    // An endless source next to a stopping branch: sources stop producing once STOP is
+    // requested, the rest drains, the router ends.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(10));
+    let g = graph(
+        &[
+            ("e", "Endless", ""),
+            ("d", "Drop", ""),
+            ("src", "Inject", &format!("ID {src}")),
+            ("s", "Stopper", ""),
+            ("dst", "Collect", &format!("ID {dst}")),
+        ],
+        &[(0, 0, 1, 0), (2, 0, 3, 0), (3, 0, 4, 0)],
+    );
+    let p = plan(g, &build_classes()).unwrap();
+    let running = Router::new(p, 1).unwrap().start(&RunOptions::default());
+    let t = std::time::Instant::now();
+    while !running.is_finished() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "STOP did not stop an endless source");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    running.wait();
+    assert_eq!(collected(dst).len(), 10);
 }
