@@ -19,6 +19,11 @@ pub fn config(n: usize, packets: u64) -> String {
     s
 }
 
+/// One run, untimed (for callgrind).
+pub fn run_once(n: usize, packets: u64) {
+    run_chain(n, packets);
+}
+
 /// Run one chain of `n` counters over `packets` packets; seconds taken.
 fn run_chain(n: usize, packets: u64) -> f64 {
     let registry = sluice_elements::registry();

@@ -15,6 +15,20 @@ const SCENARIOS: &[(&str, &str, fn(Settings))] = &[
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `once KIND N PACKETS`: one untimed run (KIND: chain, graph, direct), for counting
+    // instructions under callgrind (see bench/instructions.sh).
+    if args.first().map(String::as_str) == Some("once") {
+        let usage = "once (chain|graph|direct) N PACKETS";
+        let n: usize = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
+        let packets: u64 = args.get(3).and_then(|a| a.parse().ok()).expect(usage);
+        match args.get(1).map(String::as_str) {
+            Some("chain") => chain::run_once(n, packets),
+            Some("graph") => trampoline::run_once(false, n, packets),
+            Some("direct") => trampoline::run_once(true, n, packets),
+            _ => panic!("{usage}"),
+        }
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let names: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     if names.is_empty() {

@@ -1,11 +1,12 @@
-//! `trampoline`: the cost of Sluice's swappable indirection. The same chain of N counting
-//! elements runs (a) as a graph, every hop through a trampoline (atomic load of the target's
-//! current implementation, re-entry flag, dynamic call), and (b) as direct static calls: each
-//! hop calls the next hop's push function by name, passing the batch on, as a statically
-//! composed Click/FastClick chain does. The element functions are kept out of line in (b)
-//! so both variants run the same element code and only the dispatch differs (inlining the
-//! whole chain would let the compiler merge the N per-packet loops into one, which measures
-//! loop fusion, not dispatch). Both make and free the same pooled packets in batches of 64.
+//! `trampoline`: the cost of Sluice's swappable indirection. Two graphs with the same
+//! source, sink and scheduler differ only in how N counting hops are dispatched:
+//! (a) `BenchSource -> BenchHop x N -> Discard`, every hop through a trampoline (atomic load
+//! of the target's current implementation, re-entry flag, dynamic call); (b)
+//! `BenchSource -> BenchStaticChain(N) -> Discard`, one element whose N hops call each other
+//! directly by name, passing the batch on, as a statically composed chain does. The hop
+//! functions are kept out of line in (b) so both run the same element code and only the
+//! dispatch differs (inlining the whole chain would let the compiler merge the N per-packet
+//! loops into one, which measures loop fusion, not dispatch).
 
 use crate::harness::{interleave, median, print_result, print_table, time, Settings};
 use sluice::element::{BuildCtx, ConfigError, ElementClass, InitCtx, TaskStatus};
@@ -33,7 +34,7 @@ impl Hop {
 
 impl Element for Hop {
     #[inline]
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.count(&batch);
         ctx.push(0, batch);
     }
@@ -59,7 +60,7 @@ impl Element for HopSource {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if self.left == 0 {
             return TaskStatus::Done;
         }
@@ -93,65 +94,78 @@ const SOURCE: ElementClass = ElementClass {
 };
 
 fn run_graph(n: usize, packets: u64) -> f64 {
-    let mut registry = sluice_elements::registry();
-    registry.add_all(&[HOP, SOURCE]);
     let mut cfg = format!("BenchSource({packets})");
     for _ in 0..n {
         cfg.push_str(" -> BenchHop");
     }
     cfg.push_str(" -> Discard;");
-    let plan = plan_str("<trampoline>", &cfg, &[], &registry, Path::new(".")).expect("config checks");
+    run_config(&cfg)
+}
+
+/// Build, then time one run of `cfg` until its source is done.
+fn run_config(cfg: &str) -> f64 {
+    let mut registry = sluice_elements::registry();
+    registry.add_all(&[HOP, SOURCE, STATIC_CHAIN]);
+    let plan = plan_str("<trampoline>", cfg, &[], &registry, Path::new(".")).expect("config checks");
     let router = Router::new(plan, 1).expect("builds");
     let opts = RunOptions::default();
     time(|| drop(router.run(&opts)))
 }
 
-/// One hop of the direct chain: count, then call the next hop (or the sink) statically.
+/// One hop of the static chain: count, then call the next hop statically; the last hop
+/// hands the batch to the element's output.
 #[inline(never)]
-fn direct_push(hops: &mut [Hop], batch: Batch, sink: &mut u64) {
+fn direct_push(hops: &mut [Hop], batch: Batch, mut ctx: Ctx<'_>) {
     match hops.split_first_mut() {
         Some((hop, rest)) => {
             hop.count(&batch);
-            direct_push(rest, batch, sink);
+            direct_push(rest, batch, ctx);
         }
-        None => direct_sink(batch, sink),
+        None => ctx.push(0, batch),
     }
 }
 
-/// The direct chain's Discard.
-#[inline(never)]
-fn direct_sink(batch: Batch, count: &mut u64) {
-    *count += batch.len() as u64;
-    drop(batch);
+/// N hops inside one element, dispatched by direct calls.
+pub struct StaticChain {
+    hops: Vec<Hop>,
 }
 
-/// The same work with direct calls: no graph, no trampolines, no dynamic dispatch.
+impl Element for StaticChain {
+    fn push(&mut self, _port: usize, batch: Batch, ctx: Ctx<'_>) {
+        direct_push(&mut self.hops, batch, ctx);
+    }
+}
+
+const STATIC_CHAIN: ElementClass = ElementClass {
+    name: "BenchStaticChain",
+    ports: "1/1",
+    processing: "h/h",
+    doc: "BenchStaticChain(N)\nN counting hops called directly (benchmark element).",
+    handlers: &[],
+    build: |c, _| {
+        let n: usize = c.trim().parse().map_err(|_| ConfigError::from("N"))?;
+        Ok(Box::new(StaticChain { hops: (0..n).map(|_| Hop::default()).collect() }))
+    },
+};
+
+/// The same hops dispatched directly inside one element.
 fn run_direct(n: usize, packets: u64) -> f64 {
-    std::thread::spawn(move || {
-        sluice::packet::pool_prefill(4 * MAX_BATCH);
-        let mut hops: Vec<Hop> = (0..n).map(|_| Hop::default()).collect();
-        let mut sunk = 0u64;
-        let secs = time(|| {
-            let mut left = packets;
-            while left > 0 {
-                let k = (left as usize).min(MAX_BATCH);
-                left -= k as u64;
-                direct_push(&mut hops, make_batch(k), &mut sunk);
-            }
-        });
-        assert_eq!(sunk, packets);
-        assert_eq!(hops.iter().map(|h| h.count).sum::<u64>(), packets * n as u64);
-        std::hint::black_box(&hops);
-        secs
-    })
-    .join()
-    .expect("direct run")
+    run_config(&format!("BenchSource({packets}) -> BenchStaticChain({n}) -> Discard;"))
+}
+
+/// One run, untimed (for callgrind).
+pub fn run_once(direct: bool, n: usize, packets: u64) {
+    if direct {
+        run_direct(n, packets);
+    } else {
+        run_graph(n, packets);
+    }
 }
 
 pub fn run(s: Settings) {
     let packets = s.packets(20_000_000);
     let lengths = crate::chain::LENGTHS;
-    println!("trampoline: N counting elements, graph (trampolines) vs direct static calls, {packets} packets per run, {} rounds, medians", s.rounds());
+    println!("trampoline: N counting hops through trampolines vs direct static calls, same source/sink/scheduler, {packets} packets per run, {} rounds, medians", s.rounds());
     let samples = interleave(s.rounds(), lengths.len() * 2, |v| {
         let n = lengths[v / 2];
         if v % 2 == 0 {
@@ -160,12 +174,15 @@ pub fn run(s: Settings) {
             run_direct(n, packets)
         }
     });
-    let meds: Vec<f64> = samples.into_iter().map(|mut v| median(&mut v)).collect();
+    // Graph and direct runs of one length are adjacent in every round: the median of the
+    // per-round ratios is robust to the machine's load drifting between rounds.
     let mut rows = Vec::new();
     let mut overheads = Vec::new();
     for (i, n) in lengths.iter().enumerate() {
-        let (g, d) = (meds[2 * i], meds[2 * i + 1]);
-        let pct = (g / d - 1.0) * 100.0;
+        let (gs, ds) = (&samples[2 * i], &samples[2 * i + 1]);
+        let mut ratios: Vec<f64> = gs.iter().zip(ds).map(|(g, d)| g / d).collect();
+        let pct = (median(&mut ratios) - 1.0) * 100.0;
+        let (g, d) = (median(&mut gs.clone()), median(&mut ds.clone()));
         overheads.push(pct);
         rows.push(vec![
             n.to_string(),

@@ -59,7 +59,7 @@ impl Element for PullCollect {
         ctx.schedule_task();
         Ok(())
     }
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         let b = ctx.pull(0, 64);
         if b.is_empty() {
             return TaskStatus::Idle;
@@ -88,10 +88,10 @@ struct TestQueue {
 }
 
 impl Element for TestQueue {
-    fn push(&mut self, _port: usize, batch: Batch, _ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: Ctx<'_>) {
         self.q.extend(batch);
     }
-    fn pull(&mut self, _port: usize, max: usize, _ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, _ctx: Ctx<'_>) -> Batch {
         let mut b = Batch::new();
         while b.len() < max {
             match self.q.pop_front() {

@@ -155,6 +155,7 @@ impl Batch {
     }
 
     /// Total bytes of all packets.
+    #[inline]
     pub fn byte_len(&self) -> u64 {
         self.iter().map(|p| p.len() as u64).sum()
     }
@@ -197,6 +198,7 @@ impl Batch {
 }
 
 impl Default for Batch {
+    #[inline]
     fn default() -> Self {
         Batch::new()
     }
@@ -239,6 +241,7 @@ impl Iterator for IntoIter {
         Some(p)
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.batch.len() - self.next;
         (n, Some(n))
@@ -266,6 +269,7 @@ impl Drop for IntoIter {
 impl IntoIterator for Batch {
     type Item = Packet;
     type IntoIter = IntoIter;
+    #[inline]
     fn into_iter(self) -> IntoIter {
         IntoIter { batch: self, next: 0 }
     }
@@ -274,6 +278,7 @@ impl IntoIterator for Batch {
 impl<'a> IntoIterator for &'a Batch {
     type Item = &'a Packet;
     type IntoIter = std::slice::Iter<'a, Packet>;
+    #[inline]
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
@@ -282,6 +287,7 @@ impl<'a> IntoIterator for &'a Batch {
 impl<'a> IntoIterator for &'a mut Batch {
     type Item = &'a mut Packet;
     type IntoIter = std::slice::IterMut<'a, Packet>;
+    #[inline]
     fn into_iter(self) -> Self::IntoIter {
         self.iter_mut()
     }

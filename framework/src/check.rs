@@ -28,6 +28,9 @@ pub struct Plan {
     pub in_edges: Vec<Vec<Vec<(usize, usize)>>>,
     /// Directory of the graph file, for relative paths in configurations.
     pub base_dir: PathBuf,
+    /// Elements that lie on a cycle of connections: a call can come back to them while
+    /// they run, so the router guards them against re-entry.
+    pub on_cycle: Vec<bool>,
 }
 
 impl Plan {
@@ -141,7 +144,66 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
         return Err(errs.into_result(()).unwrap_err());
     };
     let (inputs, outputs) = resolve_processing(&graph, &classes, &in_edges, &out_edges, &in_locs, &out_locs, &mut errs);
-    errs.into_result(Plan { graph, classes, inputs, outputs, out_edges, in_edges, base_dir: plan_base })
+    let on_cycle = on_cycle(&out_edges);
+    errs.into_result(Plan { graph, classes, inputs, outputs, out_edges, in_edges, base_dir: plan_base, on_cycle })
+}
+
+/// Which elements lie on a directed cycle (Kosaraju's strongly connected components,
+/// iterative so that huge graphs cannot overflow the stack).
+fn on_cycle(out_edges: &[Vec<Vec<(usize, usize)>>]) -> Vec<bool> {
+    let n = out_edges.len();
+    let succ: Vec<Vec<usize>> =
+        out_edges.iter().map(|ports| ports.iter().flatten().map(|&(t, _)| t).collect()).collect();
+    let mut pred: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (f, ts) in succ.iter().enumerate() {
+        for &t in ts {
+            pred[t].push(f);
+        }
+    }
+    // Pass 1: finishing order on the graph.
+    let mut order = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    for root in 0..n {
+        if seen[root] {
+            continue;
+        }
+        seen[root] = true;
+        let mut stack = vec![(root, 0usize)];
+        while let Some((v, k)) = stack.pop() {
+            if k < succ[v].len() {
+                stack.push((v, k + 1));
+                let w = succ[v][k];
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push((w, 0));
+                }
+            } else {
+                order.push(v);
+            }
+        }
+    }
+    // Pass 2: components on the reversed graph, in reverse finishing order.
+    let mut comp = vec![usize::MAX; n];
+    let mut sizes = Vec::new();
+    for &root in order.iter().rev() {
+        if comp[root] != usize::MAX {
+            continue;
+        }
+        let c = sizes.len();
+        sizes.push(0usize);
+        comp[root] = c;
+        let mut stack = vec![root];
+        while let Some(v) = stack.pop() {
+            sizes[c] += 1;
+            for &w in &pred[v] {
+                if comp[w] == usize::MAX {
+                    comp[w] = c;
+                    stack.push(w);
+                }
+            }
+        }
+    }
+    (0..n).map(|v| sizes[comp[v]] > 1 || succ[v].contains(&v)).collect()
 }
 
 fn grow<T: Default + Clone>(v: &mut Vec<T>, port: usize) {
@@ -171,6 +233,19 @@ impl Kinds {
 enum Term {
     Fixed(PortKind),
     Var(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_cycle;
+
+    #[test]
+    fn finds_cycles_and_self_loops() {
+        // 0 -> 1 -> 2 -> 1 (cycle 1,2), 2 -> 3, 4 -> 4 (self loop), 5 alone.
+        let e = |ts: &[usize]| vec![ts.iter().map(|&t| (t, 0)).collect::<Vec<_>>()];
+        let edges = vec![e(&[1]), e(&[2]), e(&[1, 3]), e(&[]), e(&[4]), e(&[])];
+        assert_eq!(on_cycle(&edges), vec![false, true, true, false, true, false]);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -143,19 +143,19 @@ impl From<&str> for ConfigError {
 /// from two threads at once, so it needs no locks.
 pub trait Element: Send + 'static {
     /// Packets arriving on push input `port`. The element owns them now.
-    fn push(&mut self, port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, port: usize, batch: Batch, ctx: Ctx<'_>) {
         let _ = (port, ctx);
         drop(batch);
     }
 
     /// A downstream element asks pull output `port` for up to `max` packets.
-    fn pull(&mut self, port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, port: usize, max: usize, ctx: Ctx<'_>) -> Batch {
         let _ = (port, max, ctx);
         Batch::new()
     }
 
     /// Scheduled work, for elements that called [`InitCtx::schedule_task`].
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, ctx: Ctx<'_>) -> TaskStatus {
         let _ = ctx;
         TaskStatus::Done
     }

@@ -51,11 +51,16 @@ pub struct Shared {
     pub stop_when_idle: AtomicBool,
 }
 
-/// What an element can reach while it runs: its ports and the router.
+/// What every node of one worker's graph shares: the router's flags and the worker's index.
+pub struct WorkerEnv {
+    shared: Arc<Shared>,
+    worker: usize,
+}
+
+/// What an element can reach while it runs: its ports and the router. One word, so that
+/// passing it from hop to hop costs nothing.
 pub struct Ctx<'a> {
     node: &'a Node,
-    shared: &'a Shared,
-    worker: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -68,7 +73,7 @@ impl<'a> Ctx<'a> {
         let t = self.node.outputs[port];
         // SAFETY: trampolines point into the same WorkerGraph's node array, which outlives
         // every call made through it.
-        unsafe { (*t.target).push(t.port, batch, self.shared, self.worker) }
+        unsafe { (*t.target).push(t.port, batch) }
     }
 
     /// Ask pull input `port` for up to `max` packets.
@@ -76,7 +81,7 @@ impl<'a> Ctx<'a> {
     pub fn pull(&mut self, port: usize, max: usize) -> Batch {
         let t = self.node.inputs[port];
         // SAFETY: as in `push`.
-        unsafe { (*t.target).pull(t.port, max.min(MAX_BATCH), self.shared, self.worker) }
+        unsafe { (*t.target).pull(t.port, max.min(MAX_BATCH)) }
     }
 
     pub fn noutputs(&self) -> usize {
@@ -87,54 +92,64 @@ impl<'a> Ctx<'a> {
         self.node.inputs.len()
     }
 
-    /// The worker this call runs on.
-    pub fn worker(&self) -> usize {
-        self.worker
+    fn env(&self) -> &WorkerEnv {
+        // SAFETY: the environment is boxed in the WorkerGraph that owns this node.
+        unsafe { &*self.node.env }
     }
 
-    /// Stop the router once all queued work is done (Click's STOP).
+    /// The worker this call runs on.
+    pub fn worker(&self) -> usize {
+        self.env().worker
+    }
+
+    /// Stop the router: sources stop producing, queued packets drain (Click's STOP).
     pub fn request_stop(&mut self) {
-        self.shared.stop_when_idle.store(true, Ordering::Relaxed);
+        self.env().shared.stop_when_idle.store(true, Ordering::Relaxed);
     }
 }
 
 /// One element's place in a worker's graph.
 pub struct Node {
     instance: AtomicPtr<Instance>,
-    /// True while a call into this node is on the stack.
+    /// The node lies on a cycle of the graph, so a call may come back to it while it runs.
+    guarded: bool,
+    /// True while a call into this (guarded) node is on the stack.
     busy: Cell<bool>,
     /// Batches that arrived while busy, in arrival order.
     deferred: UnsafeCell<Vec<(usize, Batch)>>,
     outputs: Box<[Trampoline]>,
     inputs: Box<[Trampoline]>,
+    env: *const WorkerEnv,
 }
 
 impl Node {
-    /// Run `f` on the current element, unless the node is already on the stack.
+    /// Run `f` on the current element. A node on a cycle that is already on the stack is
+    /// not entered again (`None`).
     ///
     /// This is the whole hot path of a hop, so it is forced inline into the caller's
     /// `Ctx::push`: a hop then costs one stack frame (the element's own), like a static call,
-    /// and deep chains do not overflow the CPU's return-address predictor.
+    /// and deep chains do not overflow the CPU's return-address predictor. Nodes on no cycle
+    /// (the checker knows) skip the re-entry bookkeeping.
     #[inline(always)]
-    fn enter<R>(
-        &self,
-        shared: &Shared,
-        worker: usize,
-        f: impl FnOnce(&mut dyn Element, &mut Ctx<'_>) -> R,
-    ) -> Option<R> {
+    fn enter<R>(&self, f: impl FnOnce(&mut dyn Element, Ctx<'_>) -> R) -> Option<R> {
+        // SAFETY: the instance pointer is valid until swapped, and swaps happen only at the
+        // worker's quiescent points, never while a call is on the stack. A node on no cycle
+        // cannot be reached again while it runs; a node on a cycle is guarded by `busy`. So
+        // this is the only live reference to the element.
+        let elem = unsafe { &mut *(*self.instance.load(Ordering::Acquire)).element };
+        if !self.guarded {
+            // Nothing to do after the call: the element is entered by a tail call, so a
+            // chain of hops does not grow the stack.
+            return Some(f(elem, Ctx { node: self }));
+        }
         if self.busy.get() {
             return None;
         }
         self.busy.set(true);
-        let mut ctx = Ctx { node: self, shared, worker };
-        // SAFETY: the instance pointer is valid until swapped, and swaps happen only at the
-        // worker's quiescent points, never while a call is on the stack. `busy` guarantees
-        // this is the only live reference to the element.
-        let elem = unsafe { &mut *(*self.instance.load(Ordering::Acquire)).element };
-        let r = f(elem, &mut ctx);
+        let r = f(elem, Ctx { node: self });
         // SAFETY: only this worker thread touches `deferred`.
         if !unsafe { &*self.deferred.get() }.is_empty() {
-            self.drain_deferred(elem, &mut ctx);
+            self.drain_deferred(elem);
         }
         self.busy.set(false);
         Some(r)
@@ -143,13 +158,13 @@ impl Node {
     /// Deliver batches that arrived through a push cycle while the element was running.
     #[cold]
     #[inline(never)]
-    fn drain_deferred(&self, elem: &mut dyn Element, ctx: &mut Ctx<'_>) {
+    fn drain_deferred(&self, elem: &mut dyn Element) {
         // SAFETY: `deferred` is only touched on this worker thread, and never while a
         // reference from this function is alive (the Vec is taken out first).
         while !unsafe { &*self.deferred.get() }.is_empty() {
             let pending = std::mem::take(unsafe { &mut *self.deferred.get() });
             for (port, batch) in pending {
-                elem.push(port, batch, ctx);
+                elem.push(port, batch, Ctx { node: self });
             }
         }
     }
@@ -163,18 +178,18 @@ impl Node {
     }
 
     #[inline(always)]
-    fn push(&self, port: usize, batch: Batch, shared: &Shared, worker: usize) {
-        if self.busy.get() {
+    fn push(&self, port: usize, batch: Batch) {
+        if self.guarded && self.busy.get() {
             self.defer(port, batch);
             return;
         }
-        self.enter(shared, worker, |e, ctx| e.push(port, batch, ctx));
+        self.enter(|e, ctx| e.push(port, batch, ctx));
     }
 
     #[inline]
-    fn pull(&self, port: usize, max: usize, shared: &Shared, worker: usize) -> Batch {
+    fn pull(&self, port: usize, max: usize) -> Batch {
         // A pull that comes back to a node already running yields nothing (a pull cycle).
-        self.enter(shared, worker, |e, ctx| e.pull(port, max, ctx)).unwrap_or_default()
+        self.enter(|e, ctx| e.pull(port, max, ctx)).unwrap_or_default()
     }
 
     fn instance(&self) -> &Instance {
@@ -205,6 +220,8 @@ pub struct WorkerGraph {
     /// Nodes that asked to run as tasks, and whether each is a source (no inputs).
     tasks: Vec<(usize, bool)>,
     pub worker: usize,
+    /// Boxed so that nodes can point at it.
+    env: Box<WorkerEnv>,
 }
 
 // SAFETY: a WorkerGraph is built on one thread and then used by exactly one worker thread
@@ -234,15 +251,19 @@ impl WorkerGraph {
         }
 
         let dangling = Trampoline { target: ptr::null(), port: 0 };
+        let env = Box::new(WorkerEnv { shared: Arc::new(Shared::default()), worker });
+        let env_ptr: *const WorkerEnv = &*env;
         let mut nodes: Box<[Node]> = instances
             .into_iter()
             .enumerate()
             .map(|(i, inst)| Node {
                 instance: AtomicPtr::new(Box::into_raw(Box::new(inst.expect("built above")))),
+                guarded: plan.on_cycle[i],
                 busy: Cell::new(false),
                 deferred: UnsafeCell::new(Vec::new()),
                 outputs: vec![dangling; plan.outputs[i].len()].into_boxed_slice(),
                 inputs: vec![dangling; plan.inputs[i].len()].into_boxed_slice(),
+                env: env_ptr,
             })
             .collect();
         // Wire push outputs to their single target, pull inputs to their single source.
@@ -276,7 +297,7 @@ impl WorkerGraph {
                 tasks.push((i, plan.inputs[i].is_empty()));
             }
         }
-        errs.into_result(WorkerGraph { nodes, tasks, worker })
+        errs.into_result(WorkerGraph { nodes, tasks, worker, env })
     }
 
     pub(crate) fn init_ctx(plan: &Plan, i: usize, worker: usize, nworkers: usize) -> InitCtx {
@@ -301,15 +322,20 @@ impl WorkerGraph {
         &self.tasks
     }
 
+    /// Use the flags of the router this graph now runs in.
+    pub(crate) fn set_shared(&mut self, shared: Arc<Shared>) {
+        self.env.shared = shared;
+    }
+
     /// Run node `i`'s task once.
     #[inline]
-    pub(crate) fn run_task(&self, i: usize, shared: &Shared) -> TaskStatus {
-        self.nodes[i].enter(shared, self.worker, |e, ctx| e.run_task(ctx)).unwrap_or(TaskStatus::Idle)
+    pub(crate) fn run_task(&self, i: usize) -> TaskStatus {
+        self.nodes[i].enter(|e, ctx| e.run_task(ctx)).unwrap_or(TaskStatus::Idle)
     }
 
     /// Push a batch into input `port` of node `i` from outside the graph (tests, injection).
-    pub fn inject(&self, i: usize, port: usize, batch: Batch, shared: &Shared) {
-        self.nodes[i].push(port, batch, shared, self.worker);
+    pub fn inject(&self, i: usize, port: usize, batch: Batch) {
+        self.nodes[i].push(port, batch);
     }
 
     pub fn instance(&self, i: usize) -> &Instance {
@@ -367,9 +393,4 @@ impl WorkerGraph {
 pub fn element_error(plan: &Plan, i: usize, msg: &str) -> GraphError {
     let d = &plan.graph.elements[i];
     GraphError::new(d.loc.clone(), format!("{} '{}': {}", d.class, d.name, msg))
-}
-
-/// The shared flags of a router.
-pub fn new_shared() -> Arc<Shared> {
-    Arc::new(Shared::default())
 }

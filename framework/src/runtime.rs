@@ -131,7 +131,8 @@ impl Router {
         let qsbr = Arc::new(Qsbr::new(self.graphs.len()));
         let mut mailboxes = Vec::new();
         let mut threads = Vec::new();
-        for g in self.graphs {
+        for mut g in self.graphs {
+            g.set_shared(shared.clone());
             let (tx, rx) = unbounded();
             mailboxes.push(tx);
             let (shared, qsbr, plan) = (shared.clone(), qsbr.clone(), self.plan.clone());
@@ -435,7 +436,7 @@ fn worker_loop(
             if done[node] || (source && drain_deadline.is_some()) {
                 continue;
             }
-            match g.run_task(node, shared) {
+            match g.run_task(node) {
                 TaskStatus::Busy => worked = true,
                 TaskStatus::Idle => {}
                 TaskStatus::Done => done[node] = true,

@@ -52,7 +52,7 @@ struct Collect {
 }
 
 impl Element for Collect {
-    fn push(&mut self, _port: usize, batch: Batch, _ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: Ctx<'_>) {
         store().lock().unwrap().entry(self.id).or_default().extend(batch);
     }
 }
@@ -67,7 +67,7 @@ impl Element for Inject {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         let mut b = Batch::new();
         {
             let mut s = store().lock().unwrap();

@@ -57,12 +57,12 @@ struct Pass {
 }
 
 impl Element for Pass {
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.count += batch.len() as u64;
         self.max_batch = self.max_batch.max(batch.len());
         ctx.push(0, batch);
     }
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let b = ctx.pull(0, max);
         self.count += b.len() as u64;
         b
@@ -120,10 +120,10 @@ struct Fifo {
 }
 
 impl Element for Fifo {
-    fn push(&mut self, _port: usize, batch: Batch, _ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: Ctx<'_>) {
         self.q.extend(batch);
     }
-    fn pull(&mut self, _port: usize, max: usize, _ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, _ctx: Ctx<'_>) -> Batch {
         let mut b = Batch::new();
         while b.len() < max {
             match self.q.pop_front() {
@@ -162,7 +162,7 @@ impl Element for Puller {
         ctx.schedule_task();
         Ok(())
     }
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         let b = ctx.pull(0, 16);
         if b.is_empty() {
             return TaskStatus::Idle;
@@ -191,7 +191,7 @@ impl Element for Endless {
         ctx.schedule_task();
         Ok(())
     }
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         let mut b = Batch::new();
         for _ in 0..MAX_BATCH {
             let _ = b.push(Packet::new(60));
@@ -218,7 +218,7 @@ const ENDLESS: ElementClass = ElementClass {
 struct Looper;
 
 impl Element for Looper {
-    fn push(&mut self, _port: usize, mut batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, mut batch: Batch, mut ctx: Ctx<'_>) {
         let mut again = Batch::new();
         batch.retain_or(
             |p| p.data()[0] == 0,
@@ -245,7 +245,7 @@ const LOOPER: ElementClass = ElementClass {
 struct Stopper;
 
 impl Element for Stopper {
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         ctx.request_stop();
         ctx.push(0, batch);
     }
@@ -268,7 +268,7 @@ impl Element for Idler {
         ctx.schedule_task();
         Ok(())
     }
-    fn run_task(&mut self, _ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, _ctx: Ctx<'_>) -> TaskStatus {
         TaskStatus::Idle
     }
 }
@@ -292,7 +292,7 @@ impl Element for Limited {
         ctx.schedule_task();
         Ok(())
     }
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if self.left == 0 {
             return TaskStatus::Done;
         }

@@ -416,7 +416,7 @@ impl FromDump {
         Flow::More
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_>) {
+    fn finish(&mut self, mut ctx: Ctx<'_>) {
         self.finished = true;
         self.close();
         self.pending = None;
@@ -456,7 +456,7 @@ impl Element for FromDump {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if self.finished {
             return TaskStatus::Done;
         }
@@ -496,7 +496,7 @@ impl Element for FromDump {
         }
     }
 
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let mut out0 = Batch::new();
         if self.finished || !self.active {
             return out0;

@@ -272,20 +272,20 @@ impl Element for ToDump {
         Ok(())
     }
 
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.write_batch(&batch);
         if self.noutputs > 0 {
             ctx.push(0, batch);
         }
     }
 
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let b = ctx.pull(0, max);
         self.write_batch(&b);
         b
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         let mut left = self.burst;
         let mut moved = false;
         while left > 0 {

@@ -175,13 +175,13 @@ impl Counter {
 
 impl Element for Counter {
     #[inline]
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.count_batch(&batch);
         ctx.push(0, batch);
     }
 
     #[inline]
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let batch = ctx.pull(0, max);
         self.count_batch(&batch);
         batch

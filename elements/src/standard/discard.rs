@@ -75,12 +75,12 @@ impl Element for Discard {
     }
 
     #[inline]
-    fn push(&mut self, _port: usize, batch: Batch, _ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: Ctx<'_>) {
         self.count += batch.len() as u64;
         drop(batch);
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if !self.active {
             return TaskStatus::Idle;
         }

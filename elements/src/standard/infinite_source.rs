@@ -215,7 +215,7 @@ impl Element for InfiniteSource {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if !self.active {
             return TaskStatus::Idle;
         }
@@ -237,7 +237,7 @@ impl Element for InfiniteSource {
         TaskStatus::Busy
     }
 
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         if !self.active || max == 0 {
             return Batch::new();
         }

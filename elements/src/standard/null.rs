@@ -30,12 +30,12 @@ pub struct Null;
 
 impl Element for Null {
     #[inline]
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         ctx.push(0, batch);
     }
 
     #[inline]
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         ctx.pull(0, max)
     }
 }

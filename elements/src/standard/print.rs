@@ -219,12 +219,12 @@ impl Print {
 }
 
 impl Element for Print {
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.print(&batch);
         ctx.push(0, batch);
     }
 
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let batch = ctx.pull(0, max);
         self.print(&batch);
         batch

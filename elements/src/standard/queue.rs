@@ -137,7 +137,7 @@ impl Queue {
 
 impl Element for Queue {
     #[inline]
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         let mut dropped = Batch::new();
         for p in batch {
             if self.q.len() < self.capacity {
@@ -160,7 +160,7 @@ impl Element for Queue {
     }
 
     #[inline]
-    fn pull(&mut self, _port: usize, max: usize, _ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, _ctx: Ctx<'_>) -> Batch {
         let mut b = Batch::new();
         let n = max.min(MAX_BATCH).min(self.q.len());
         for p in self.q.drain(..n) {

@@ -220,7 +220,7 @@ impl Element for RatedSource {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if !self.active {
             return TaskStatus::Idle;
         }
@@ -240,7 +240,7 @@ impl Element for RatedSource {
         }
     }
 
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         if !self.active || max == 0 {
             return Batch::new();
         }

@@ -55,13 +55,13 @@ impl Strip {
 
 impl Element for Strip {
     #[inline]
-    fn push(&mut self, _port: usize, mut batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, mut batch: Batch, mut ctx: Ctx<'_>) {
         self.strip(&mut batch);
         ctx.push(0, batch);
     }
 
     #[inline]
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let mut batch = ctx.pull(0, max);
         self.strip(&mut batch);
         batch

@@ -55,7 +55,7 @@ fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> 
 pub struct Tee;
 
 impl Element for Tee {
-    fn push(&mut self, _port: usize, batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         let n = ctx.noutputs();
         if n == 0 {
             return;

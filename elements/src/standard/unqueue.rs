@@ -97,7 +97,7 @@ impl Element for Unqueue {
         Ok(())
     }
 
-    fn run_task(&mut self, ctx: &mut Ctx<'_>) -> TaskStatus {
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
         if !self.active {
             return TaskStatus::Idle;
         }

@@ -62,13 +62,13 @@ impl Unstrip {
 
 impl Element for Unstrip {
     #[inline]
-    fn push(&mut self, _port: usize, mut batch: Batch, ctx: &mut Ctx<'_>) {
+    fn push(&mut self, _port: usize, mut batch: Batch, mut ctx: Ctx<'_>) {
         self.unstrip(&mut batch);
         ctx.push(0, batch);
     }
 
     #[inline]
-    fn pull(&mut self, _port: usize, max: usize, ctx: &mut Ctx<'_>) -> Batch {
+    fn pull(&mut self, _port: usize, max: usize, mut ctx: Ctx<'_>) -> Batch {
         let mut batch = ctx.pull(0, max);
         self.unstrip(&mut batch);
         batch
