@@ -8,7 +8,10 @@ mod trampoline;
 
 use harness::Settings;
 
-const SCENARIOS: &[(&str, &str, fn(Settings))] = &[
+/// A scenario: name, one-line description, entry point.
+type Scenario = (&'static str, &'static str, fn(Settings));
+
+const SCENARIOS: &[Scenario] = &[
     ("chain", "1/5/10/20 Counters between an in-memory source and a sink: Mpps, ns per hop", chain::run),
     ("trampoline", "the same chains through trampolines vs direct static calls: overhead %", trampoline::run),
 ];

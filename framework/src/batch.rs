@@ -212,7 +212,7 @@ impl Drop for Batch {
             unsafe {
                 let slots = s.as_mut();
                 let n = std::mem::replace(&mut slots.len, 0);
-                std::ptr::drop_in_place(std::slice::from_raw_parts_mut(slots.pkts.as_mut_ptr() as *mut Packet, n));
+                std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(slots.pkts.as_mut_ptr() as *mut Packet, n));
             }
             slots_put(s);
         }

@@ -235,19 +235,6 @@ enum Term {
     Var(usize),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::on_cycle;
-
-    #[test]
-    fn finds_cycles_and_self_loops() {
-        // 0 -> 1 -> 2 -> 1 (cycle 1,2), 2 -> 3, 4 -> 4 (self loop), 5 alone.
-        let e = |ts: &[usize]| vec![ts.iter().map(|&t| (t, 0)).collect::<Vec<_>>()];
-        let edges = vec![e(&[1]), e(&[2]), e(&[1, 3]), e(&[]), e(&[4]), e(&[])];
-        assert_eq!(on_cycle(&edges), vec![false, true, true, false, true, false]);
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn resolve_processing(
     graph: &Graph,
@@ -371,4 +358,17 @@ fn resolve_processing(
         }
     }
     (inputs, outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_cycle;
+
+    #[test]
+    fn finds_cycles_and_self_loops() {
+        // 0 -> 1 -> 2 -> 1 (cycle 1,2), 2 -> 3, 4 -> 4 (self loop), 5 alone.
+        let e = |ts: &[usize]| vec![ts.iter().map(|&t| (t, 0)).collect::<Vec<_>>()];
+        let edges = vec![e(&[1]), e(&[2]), e(&[1, 3]), e(&[]), e(&[4]), e(&[])];
+        assert_eq!(on_cycle(&edges), vec![false, true, true, false, true, false]);
+    }
 }

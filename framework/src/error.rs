@@ -107,7 +107,7 @@ pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
     let mut best: Option<(&str, f64)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase());
-        if score >= 0.82 && best.map_or(true, |(_, s)| score > s) {
+        if score >= 0.82 && best.is_none_or(|(_, s)| score > s) {
             best = Some((c, score));
         }
     }

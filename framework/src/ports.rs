@@ -15,7 +15,7 @@ pub struct PortCount {
 
 impl PortCount {
     pub fn allows(&self, n: usize) -> bool {
-        n >= self.min && self.max.map_or(true, |m| n <= m)
+        n >= self.min && self.max.is_none_or(|m| n <= m)
     }
 
     /// Parse one side: `1`, `1-2`, `1-`, `-`.

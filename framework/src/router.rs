@@ -1,13 +1,16 @@
 //! One worker's instance of a graph: nodes, trampolines, and the calls between elements.
 //!
-//! Every element sits in a [`Node`] whose `instance` is an atomic pointer to the current
-//! implementation. Every port is a [`Trampoline`]: (target node, port). Pushing a batch
-//! through an output loads the target node's current instance and calls it, so replacing an
-//! element is one atomic store into its node; nothing else changes and no lock is taken.
+//! Every element sits in a [`Node`] that owns its current implementation (an atomic pointer
+//! to an [`Instance`], plus a cached pointer to its element). Every port is a
+//! [`Trampoline`]: (target node, port). Pushing a batch through an output loads the target
+//! node's current element and enters it, so replacing an element is a pointer store in its
+//! node, done by the worker itself at a quiescent point; nothing else changes and no lock is
+//! taken.
 //!
-//! A node that is already running on the stack (a push cycle such as an ICMP error path
-//! feeding back into a lookup) is never entered twice: the batch is deferred and handed to
-//! it when its current call returns. That keeps `&mut self` in elements sound.
+//! A node on a cycle of the graph (an ICMP error path feeding back into a lookup) is never
+//! entered twice: a batch that comes back while it runs is deferred and handed to it when
+//! its current call returns. That keeps `&mut self` in elements sound. Nodes on no cycle
+//! (the checker knows which) skip that bookkeeping.
 
 use crate::batch::{Batch, MAX_BATCH};
 use crate::check::Plan;

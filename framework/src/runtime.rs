@@ -269,7 +269,9 @@ impl Running {
 }
 
 /// Build and initialize one replacement per worker for element `i`, checking that the new
-/// class fits the element's connected ports and their push/pull kinds.
+/// class fits the element's connected ports and their push/pull kinds. Each instance is
+/// boxed on its own because it is handed to its worker and owned by a node from there.
+#[allow(clippy::vec_box)]
 fn build_replacements(
     plan: &Plan,
     i: usize,

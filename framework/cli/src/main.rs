@@ -131,8 +131,11 @@ fn source_name(g: &GraphArgs) -> String {
     }
 }
 
+/// `NAME=value` assignments from the command line.
+type Defines = Vec<(String, String)>;
+
 /// Split the positional words into the graph file (unless `-e`) and NAME=value defines.
-fn split_rest(g: &GraphArgs) -> Result<(Option<PathBuf>, Vec<(String, String)>)> {
+fn split_rest(g: &GraphArgs) -> Result<(Option<PathBuf>, Defines)> {
     let mut file = None;
     let mut defines = Vec::new();
     for w in &g.rest {

@@ -115,7 +115,7 @@ fn sigint_stops_a_running_graph_cleanly_and_prints_handlers() {
     assert_eq!(unsafe { libc_kill(pid, 2) }, 0);
     let t = Instant::now();
     let out = loop {
-        if let Some(_) = child.try_wait().unwrap() {
+        if child.try_wait().unwrap().is_some() {
             break child.wait_with_output().unwrap();
         }
         assert!(t.elapsed() < Duration::from_secs(10), "sluice did not stop on SIGINT");
