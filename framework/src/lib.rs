@@ -22,3 +22,4 @@ pub mod dot;
 pub mod load;
 pub mod reference;
 pub mod testing;
+pub mod drops;
