@@ -14,7 +14,17 @@ pub mod wire;
 
 /// Every element class of the library.
 pub fn classes() -> Vec<ElementClass> {
-    [standard::CLASSES, io::CLASSES, ether::CLASSES, ip::CLASSES, ip::lookup::CLASSES, classify::CLASSES].concat()
+    [
+        standard::CLASSES,
+        io::CLASSES,
+        ether::CLASSES,
+        ip::CLASSES,
+        ip::lookup::CLASSES,
+        classify::CLASSES,
+        // The control plane's element lives with the control plane.
+        &[sluice::control::CONTROL_SOCKET],
+    ]
+    .concat()
 }
 
 /// A registry holding every class of the library.

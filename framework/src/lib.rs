@@ -18,8 +18,9 @@ pub use element::{
     BuildCtx, Combine, ConfigError, Ctx, Element, ElementClass, HandlerSpec, InitCtx, State, TaskStatus,
 };
 pub use packet::Packet;
+pub mod control;
 pub mod dot;
+pub mod drops;
 pub mod load;
 pub mod reference;
 pub mod testing;
-pub mod drops;

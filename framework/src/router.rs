@@ -209,6 +209,44 @@ impl Node {
     }
 }
 
+/// The element behind `Node::void`: drops what it is pushed, has nothing to pull.
+struct Void;
+
+impl Element for Void {}
+
+const VOID_CLASS: ElementClass = ElementClass {
+    name: "<void>",
+    ports: "-/-",
+    processing: "a/a",
+    doc: "<void>\nWhere unused trampolines lead.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Void)),
+};
+
+impl Node {
+    /// A node that is no element of the graph: the target of trampolines that must never
+    /// be used. Its environment is never read (Void ignores its context).
+    fn void() -> Node {
+        let instance = Box::into_raw(Box::new(Instance {
+            class: VOID_CLASS,
+            config: String::new(),
+            element: Box::new(Void),
+            task: false,
+        }));
+        Node {
+            // SAFETY: just allocated; the node owns it.
+            element: Cell::new(unsafe { &mut *(*instance).element } as *mut dyn Element),
+            instance: AtomicPtr::new(instance),
+            guarded: false,
+            busy: Cell::new(false),
+            deferred: UnsafeCell::new(Vec::new()),
+            outputs: Box::new([]),
+            inputs: Box::new([]),
+            env: ptr::null(),
+        }
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let p = self.instance.swap(ptr::null_mut(), Ordering::AcqRel);
@@ -228,6 +266,8 @@ pub struct WorkerGraph {
     pub worker: usize,
     /// Boxed so that nodes can point at it.
     env: Box<WorkerEnv>,
+    /// Where trampolines of unused directions lead (see `build`).
+    _void: Box<Node>,
 }
 
 // SAFETY: a WorkerGraph is built on one thread and then used by exactly one worker thread
@@ -256,7 +296,10 @@ impl WorkerGraph {
             return Err(errs.into_result(()).unwrap_err());
         }
 
-        let dangling = Trampoline { target: ptr::null(), port: 0 };
+        // Ports of the other kind (a pull output's push trampoline, say) lead to `void`, so
+        // an element that pushes where it should not loses the batch instead of crashing.
+        let void = Box::new(Node::void());
+        let dangling = Trampoline { target: &*void, port: 0 };
         let env = Box::new(WorkerEnv { shared: Arc::new(Shared::default()), worker });
         let env_ptr: *const WorkerEnv = &*env;
         let mut nodes: Box<[Node]> = instances
@@ -308,7 +351,7 @@ impl WorkerGraph {
                 tasks.push((i, plan.inputs[i].is_empty()));
             }
         }
-        errs.into_result(WorkerGraph { nodes, tasks, worker, env })
+        errs.into_result(WorkerGraph { nodes, tasks, worker, env, _void: void })
     }
 
     pub(crate) fn init_ctx(plan: &Plan, i: usize, worker: usize, nworkers: usize) -> InitCtx {

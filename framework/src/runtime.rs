@@ -17,7 +17,7 @@ use crate::router::{Instance, Shared, WorkerGraph};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -125,6 +125,35 @@ impl Router {
         Ok(())
     }
 
+    /// Whether `element.handler` exists and can be read (or written), without calling it.
+    pub fn check_handler(&self, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
+        check_handler(&self.plan, element, handler, write)
+    }
+
+    /// Hot-swap support: every element of this (new, not yet started) router that has an
+    /// element of the same name and class in `old` receives that element's state, worker by
+    /// worker (Click's hotconfig). Returns the names of the elements whose state was carried.
+    pub fn carry_state_from(&mut self, old: &mut Router) -> Vec<String> {
+        let mut carried = Vec::new();
+        for (i, e) in self.plan.graph.elements.iter().enumerate() {
+            let Some(j) = old.plan.graph.find(&e.name) else { continue };
+            if old.graphs.first().map(|g| g.instance(j).class.name) != Some(self.plan.classes[i].name) {
+                continue;
+            }
+            let mut any = false;
+            for (new_g, old_g) in self.graphs.iter_mut().zip(old.graphs.iter_mut()) {
+                if let Some(state) = old_g.take_state(j) {
+                    new_g.instance_mut(i).element.give_state(state);
+                    any = true;
+                }
+            }
+            if any {
+                carried.push(e.name.clone());
+            }
+        }
+        carried
+    }
+
     /// Start the worker threads.
     pub fn start(self, opts: &RunOptions) -> Running {
         let shared = Arc::new(Shared::default());
@@ -143,7 +172,10 @@ impl Router {
                 .expect("spawning a worker thread");
             threads.push(handle);
         }
-        Running { plan: self.plan, shared, qsbr, mailboxes, threads }
+        let current = Mutex::new(
+            self.plan.graph.elements.iter().zip(&self.plan.classes).map(|(e, c)| (c.name, e.config.clone())).collect(),
+        );
+        Running { plan: self.plan, shared, qsbr, mailboxes, threads, current }
     }
 
     /// Run until the graph stops by itself (sources done, STOP) or `stop` is set.
@@ -182,6 +214,8 @@ pub struct Running {
     qsbr: Arc<Qsbr>,
     mailboxes: Vec<Sender<Command>>,
     threads: Vec<JoinHandle<WorkerGraph>>,
+    /// Class and configuration each element runs now (changed by swaps); control side only.
+    current: Mutex<Vec<(&'static str, String)>>,
 }
 
 impl Running {
@@ -262,9 +296,37 @@ impl Running {
         }
         let old: Vec<Box<Instance>> =
             replies.into_iter().map(|r| r.recv().map_err(|_| ControlError::Stopped)).collect::<Result<_, _>>()?;
+        self.current.lock().expect("not poisoned")[i] = (old_class_name(registry, class), config.to_string());
         self.qsbr.synchronize();
         drop(old);
         Ok(())
+    }
+
+    /// Each element's name with the class and configuration it runs now.
+    pub fn implementations(&self) -> Vec<(String, &'static str, String)> {
+        let cur = self.current.lock().expect("not poisoned");
+        self.plan.graph.elements.iter().zip(cur.iter()).map(|(e, (c, cfg))| (e.name.clone(), *c, cfg.clone())).collect()
+    }
+
+    /// Whether `element.handler` exists and can be read (or written), without calling it.
+    pub fn check_handler(&self, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
+        check_handler(&self.plan, element, handler, write)
+    }
+}
+
+/// The registry's static name for a class (swaps record it for `implementations`).
+fn old_class_name(registry: &Registry, class: &str) -> &'static str {
+    registry.get(class).map(|c| c.name).unwrap_or("?")
+}
+
+fn check_handler(plan: &Plan, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
+    let i = element_index(plan, element)?;
+    let spec = handler_spec(plan, i, handler)?;
+    let (element, handler) = (element.to_string(), handler.to_string());
+    match (write, spec.read, spec.write) {
+        (false, false, _) => Err(ControlError::NotReadable { element, handler }),
+        (true, _, false) => Err(ControlError::NotWritable { element, handler }),
+        _ => Ok(()),
     }
 }
 
@@ -292,24 +354,29 @@ fn build_replacements(
             outs.describe()
         )));
     }
+    // Fixed ports must match the resolved kinds; agnostic ports all take one kind, as the
+    // checker resolved them for a whole element.
     let proc_ = class.processing_spec();
     use crate::ports::PortKind::Agnostic;
-    for (p, k) in plan.inputs[i].iter().enumerate() {
-        if proc_.input(p) != Agnostic && proc_.input(p) != *k {
-            return Err(refuse(format!(
-                "input {p} is {} here, but {class_name} needs {}",
-                k.word(),
-                proc_.input(p).word()
-            )));
-        }
-    }
-    for (p, k) in plan.outputs[i].iter().enumerate() {
-        if proc_.output(p) != Agnostic && proc_.output(p) != *k {
-            return Err(refuse(format!(
-                "output {p} is {} here, but {class_name} needs {}",
-                k.word(),
-                proc_.output(p).word()
-            )));
+    let mut agnostic_kind = None;
+    let ports = plan.inputs[i]
+        .iter()
+        .enumerate()
+        .map(|(p, k)| ("input", p, proc_.input(p), *k))
+        .chain(plan.outputs[i].iter().enumerate().map(|(p, k)| ("output", p, proc_.output(p), *k)));
+    for (side, p, wants, here) in ports {
+        if wants == Agnostic {
+            match agnostic_kind {
+                None => agnostic_kind = Some(here),
+                Some(k) if k != here => {
+                    return Err(refuse(format!(
+                        "{class_name} is agnostic, so its ports are all push or all pull, but '{name}' has push and pull ports"
+                    )))
+                }
+                Some(_) => {}
+            }
+        } else if wants != here {
+            return Err(refuse(format!("{side} {p} is {} here, but {class_name} needs {}", here.word(), wants.word())));
         }
     }
     let mut out = Vec::with_capacity(nworkers);

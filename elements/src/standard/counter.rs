@@ -1,7 +1,7 @@
 //! `Counter`: counts packets and bytes and measures their rates.
 
 use sluice::args::Args;
-use sluice::{Batch, BuildCtx, Combine, ConfigError, Ctx, Element, HandlerSpec};
+use sluice::{Batch, BuildCtx, Combine, ConfigError, Ctx, Element, HandlerSpec, State};
 use std::time::Instant;
 
 sluice::element_class! {
@@ -173,7 +173,36 @@ impl Counter {
     }
 }
 
+/// What a Counter hands to a Counter replacing it (swap, hot-swap): everything it counted.
+struct CounterState {
+    count: u64,
+    byte_count: u64,
+    rate: RateEwma,
+    byte_rate: RateEwma,
+    origin: Instant,
+}
+
 impl Element for Counter {
+    fn take_state(&mut self) -> Option<State> {
+        Some(Box::new(CounterState {
+            count: self.count,
+            byte_count: self.byte_count,
+            rate: self.rate,
+            byte_rate: self.byte_rate,
+            origin: self.origin,
+        }))
+    }
+
+    fn give_state(&mut self, state: State) {
+        if let Ok(s) = state.downcast::<CounterState>() {
+            self.count = s.count;
+            self.byte_count = s.byte_count;
+            self.rate = s.rate;
+            self.byte_rate = s.byte_rate;
+            self.origin = s.origin;
+        }
+    }
+
     #[inline]
     fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         self.count_batch(&batch);

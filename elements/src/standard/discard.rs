@@ -1,7 +1,7 @@
 //! `Discard`: drops all packets; in pull context it pulls them itself.
 
 use sluice::args::{Args, FromArg};
-use sluice::{Batch, BuildCtx, Combine, ConfigError, Ctx, Element, HandlerSpec, InitCtx, TaskStatus, MAX_BATCH};
+use sluice::{Batch, BuildCtx, Combine, ConfigError, Ctx, Element, HandlerSpec, InitCtx, State, TaskStatus, MAX_BATCH};
 
 sluice::element_class! {
     /// Discard([KEYWORDS])
@@ -63,7 +63,20 @@ pub struct Discard {
     pull_mode: bool,
 }
 
+/// What a Discard hands to a Discard replacing it: its count.
+struct DiscardState(u64);
+
 impl Element for Discard {
+    fn take_state(&mut self) -> Option<State> {
+        Some(Box::new(DiscardState(self.count)))
+    }
+
+    fn give_state(&mut self, state: State) {
+        if let Ok(s) = state.downcast::<DiscardState>() {
+            self.count = s.0;
+        }
+    }
+
     fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
         self.pull_mode = ctx.input_pull.first().copied().unwrap_or(false);
         if self.pull_mode {

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use sluice::check::Plan;
+use sluice::control::{self, ControlPlane, Endpoint, ListenerSpec, RouterHost};
 use sluice::error::GraphErrors;
 use sluice::load::{plan_file, plan_str};
 use sluice::registry::Registry;
@@ -50,6 +51,14 @@ struct RunArgs {
     /// Number of worker threads, each with its own instance of the graph.
     #[arg(short = 'j', long = "threads", default_value_t = 1)]
     threads: usize,
+    /// Open a control socket (Unix domain, mode 0600) at PATH; the graph then keeps running
+    /// until stopped (SIGINT, or `sluicectl write stop`).
+    #[arg(long = "control", value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Settings file (default: ./sluice.toml when it exists); `[control] token` is the token
+    /// TCP control sockets require.
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     graph: GraphArgs,
 }
@@ -167,6 +176,47 @@ fn load(g: &GraphArgs, registry: &Registry) -> Result<Result<Plan, GraphErrors>>
     })
 }
 
+/// The configuration text and the name it goes by (for hot-swap messages and `config`).
+fn graph_text(g: &GraphArgs) -> Result<(String, String)> {
+    let (file, _) = split_rest(g)?;
+    Ok(match (&g.expr, file) {
+        (Some(text), _) => (text.clone(), "<expr>".into()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading '{}'", path.display()))?;
+            (text, path.display().to_string())
+        }
+        (None, None) => unreachable!("split_rest checks"),
+    })
+}
+
+/// Settings from `sluice.toml`.
+#[derive(Default)]
+struct Settings {
+    token: Option<String>,
+}
+
+impl Settings {
+    fn load(path: Option<&Path>) -> Result<Settings> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("sluice.toml"), false),
+        };
+        if !required && !path.exists() {
+            return Ok(Settings::default());
+        }
+        let c = config::Config::builder()
+            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml).required(required))
+            .build()
+            .with_context(|| format!("reading settings from '{}'", path.display()))?;
+        let token = match c.get_string("control.token") {
+            Ok(t) => Some(t),
+            Err(config::ConfigError::NotFound(_)) => None,
+            Err(e) => bail!("'{}': control.token: {e}", path.display()),
+        };
+        Ok(Settings { token })
+    }
+}
+
 fn run(r: RunArgs, registry: &Registry) -> Result<ExitCode> {
     let plan = match load(&r.graph, registry)? {
         Ok(p) => p,
@@ -198,15 +248,42 @@ fn run(r: RunArgs, registry: &Registry) -> Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, signalled.clone()).context("installing signal handlers")?;
     }
-    let running = router.start(&RunOptions { workers: r.threads, keep_running: false });
-    while !running.is_finished() {
-        if signalled.load(Ordering::Relaxed) {
-            running.stop();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    let settings = Settings::load(r.config.as_deref())?;
+    let mut sockets = match control::element::listeners(router.plan(), settings.token.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return report(e),
+    };
+    if let Some(path) = &r.control {
+        sockets.push(ListenerSpec { endpoint: Endpoint::Unix(path.clone()), access: Default::default() });
     }
-    let router = running.wait();
+    let router = if sockets.is_empty() {
+        let running = router.start(&RunOptions { workers: r.threads, keep_running: false });
+        while !running.is_finished() {
+            if signalled.load(Ordering::Relaxed) {
+                running.stop();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        running.wait()
+    } else {
+        // With a control socket the graph runs until told to stop, as in Click.
+        let opts = RunOptions { workers: r.threads, keep_running: true };
+        let (text, name) = graph_text(&r.graph)?;
+        let host = Arc::new(RouterHost::from_router(router, text, name, registry.clone(), opts));
+        let plane = ControlPlane::start(host.clone(), sockets)?;
+        while !host.is_finished() {
+            if signalled.load(Ordering::Relaxed) {
+                host.stop();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        plane.shutdown();
+        match Arc::try_unwrap(host) {
+            Ok(h) => h.into_router(),
+            Err(_) => bail!("the control plane still holds the router"),
+        }
+    };
 
     let mut status = ExitCode::SUCCESS;
     let single = wanted.len() == 1;

@@ -1,0 +1,360 @@
+//! The control socket server, on actix: one actor owns the router host and carries out
+//! commands one at a time; every connection is a task on the same actix system that reads
+//! command lines, sends them to that actor as messages, and writes the replies.
+//!
+//! The server runs on its own thread. Sockets are bound before that thread starts, so a
+//! socket that cannot be opened is an error for the caller, not a log line. Input is
+//! bounded: a line longer than [`protocol::MAX_LINE`], binary bytes in a command line, or
+//! data beyond [`protocol::MAX_DATA`] get an error reply and the connection is closed; the
+//! data plane never notices.
+
+use super::commands::{execute, Access};
+use super::host::RouterHost;
+use super::protocol::{self, Payload, Reply, Request};
+use actix::prelude::*;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// Where a control socket listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A Unix-domain socket file, created with mode 0600.
+    Unix(PathBuf),
+    /// A TCP address; connections must authenticate with the token first.
+    Tcp { addr: SocketAddr, token: String },
+}
+
+/// One socket to open.
+#[derive(Clone, Debug)]
+pub struct ListenerSpec {
+    pub endpoint: Endpoint,
+    pub access: Access,
+}
+
+/// The owner of the router host in the actor system.
+struct HostActor {
+    host: Arc<RouterHost>,
+}
+
+impl Actor for HostActor {
+    type Context = SyncContext<Self>;
+}
+
+/// A command with its payload, from one connection.
+struct Exec {
+    request: Request,
+    arg: String,
+    access: Access,
+}
+
+impl Message for Exec {
+    type Result = Reply;
+}
+
+impl Handler<Exec> for HostActor {
+    type Result = MessageResult<Exec>;
+
+    fn handle(&mut self, msg: Exec, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(execute(&self.host, &msg.access, &msg.request, &msg.arg))
+    }
+}
+
+enum Bound {
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+    Tcp(std::net::TcpListener, String),
+}
+
+/// A running control plane; dropping it (or `shutdown`) closes every socket.
+pub struct ControlPlane {
+    system: actix_rt::System,
+    thread: Option<JoinHandle<()>>,
+    unix_paths: Vec<PathBuf>,
+    /// The TCP addresses actually bound (port 0 becomes a real port).
+    pub tcp_addrs: Vec<SocketAddr>,
+}
+
+impl ControlPlane {
+    /// Bind every socket, then serve them on a new thread.
+    pub fn start(host: Arc<RouterHost>, specs: Vec<ListenerSpec>) -> io::Result<ControlPlane> {
+        let mut bound = Vec::new();
+        let mut unix_paths = Vec::new();
+        let mut tcp_addrs = Vec::new();
+        for spec in &specs {
+            match &spec.endpoint {
+                Endpoint::Unix(path) => {
+                    // Like Click, take over a stale socket file left by an earlier run.
+                    if std::fs::symlink_metadata(path).map(|m| m.file_type().is_socket()).unwrap_or(false) {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    let l = std::os::unix::net::UnixListener::bind(path)
+                        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on '{}': {e}", path.display())))?;
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                    l.set_nonblocking(true)?;
+                    unix_paths.push(path.clone());
+                    bound.push((Bound::Unix(l, path.clone()), spec.access.clone()));
+                }
+                Endpoint::Tcp { addr, token } => {
+                    let l = std::net::TcpListener::bind(addr)
+                        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+                    l.set_nonblocking(true)?;
+                    tcp_addrs.push(l.local_addr()?);
+                    bound.push((Bound::Tcp(l, token.clone()), spec.access.clone()));
+                }
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("sluice-control".into()).spawn(move || {
+            let sys = actix_rt::System::new();
+            sys.block_on(async move {
+                let actor = SyncArbiter::start(1, move || HostActor { host: host.clone() });
+                for (b, access) in bound {
+                    actix_rt::spawn(accept_loop(b, actor.clone(), access));
+                }
+                let _ = tx.send(actix_rt::System::current());
+            });
+            let _ = sys.run();
+        })?;
+        let system = rx.recv().map_err(|_| io::Error::other("the control thread failed to start"))?;
+        Ok(ControlPlane { system, thread: Some(thread), unix_paths, tcp_addrs })
+    }
+
+    /// Close every socket and stop the control thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.system.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for p in &self.unix_paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+async fn accept_loop(b: Bound, actor: Addr<HostActor>, access: Access) {
+    match b {
+        Bound::Unix(l, path) => {
+            let Ok(l) = tokio::net::UnixListener::from_std(l) else {
+                tracing::error!("control socket {}: cannot register with the runtime", path.display());
+                return;
+            };
+            loop {
+                match l.accept().await {
+                    Ok((s, _)) => {
+                        actix_rt::spawn(serve(s, actor.clone(), None, access.clone()));
+                    }
+                    Err(e) => tracing::warn!("control socket {}: accept: {e}", path.display()),
+                }
+            }
+        }
+        Bound::Tcp(l, token) => {
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                tracing::error!("TCP control socket: cannot register with the runtime");
+                return;
+            };
+            loop {
+                match l.accept().await {
+                    Ok((s, _)) => {
+                        actix_rt::spawn(serve(s, actor.clone(), Some(token.clone()), access.clone()));
+                    }
+                    Err(e) => tracing::warn!("TCP control socket: accept: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Why a connection is being closed early.
+enum Abort {
+    Io,
+    Eof,
+    Refuse(Reply),
+}
+
+/// Reads command lines ended by CR, LF or CRLF, as Click accepts them.
+struct Lines<R> {
+    r: BufReader<R>,
+    /// The last line ended with CR: a LF right after it belongs to that line end.
+    after_cr: bool,
+}
+
+impl<R: AsyncRead + Unpin> Lines<R> {
+    async fn skip_lf_after_cr(&mut self) -> Result<(), Abort> {
+        if self.after_cr {
+            self.after_cr = false;
+            let buf = self.r.fill_buf().await.map_err(|_| Abort::Io)?;
+            if buf.first() == Some(&b'\n') {
+                self.r.consume(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next line, without its end; `Eof` at the end of input.
+    async fn line(&mut self) -> Result<String, Abort> {
+        self.skip_lf_after_cr().await?;
+        let mut line = Vec::new();
+        loop {
+            let buf = self.r.fill_buf().await.map_err(|_| Abort::Io)?;
+            if buf.is_empty() {
+                if line.is_empty() {
+                    return Err(Abort::Eof);
+                }
+                break;
+            }
+            match buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) => {
+                    line.extend_from_slice(&buf[..i]);
+                    self.after_cr = buf[i] == b'\r';
+                    self.r.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let n = buf.len();
+                    line.extend_from_slice(buf);
+                    self.r.consume(n);
+                }
+            }
+            if line.len() > protocol::MAX_LINE {
+                return Err(Abort::Refuse(Reply::new(
+                    protocol::SYNTAX,
+                    format!("Line too long (more than {} bytes); closing the connection", protocol::MAX_LINE),
+                )));
+            }
+        }
+        if line.len() > protocol::MAX_LINE {
+            return Err(Abort::Refuse(Reply::new(
+                protocol::SYNTAX,
+                format!("Line too long (more than {} bytes); closing the connection", protocol::MAX_LINE),
+            )));
+        }
+        if line.contains(&0) {
+            return Err(Abort::Refuse(binary()));
+        }
+        String::from_utf8(line).map_err(|_| Abort::Refuse(binary()))
+    }
+
+    /// Exactly `n` bytes of payload, as text.
+    async fn bytes(&mut self, n: usize) -> Result<String, Abort> {
+        self.skip_lf_after_cr().await?;
+        let mut data = vec![0u8; n];
+        self.r
+            .read_exact(&mut data)
+            .await
+            .map_err(|_| Abort::Refuse(Reply::new(protocol::SYNTAX, "Not enough data")))?;
+        String::from_utf8(data).map_err(|_| Abort::Refuse(binary()))
+    }
+
+    /// The lines up to one equal to `term` (trailing spaces ignored), with their line ends.
+    async fn until(&mut self, term: &str) -> Result<String, Abort> {
+        let mut data = String::new();
+        loop {
+            let line = match self.line().await {
+                Ok(l) => l,
+                Err(Abort::Eof) => return Err(Abort::Refuse(Reply::new(protocol::SYNTAX, "Connection closed"))),
+                Err(e) => return Err(e),
+            };
+            if line.trim_end() == term.trim_end() {
+                return Ok(data);
+            }
+            data.push_str(&line);
+            data.push('\n');
+            if data.len() > protocol::MAX_DATA {
+                return Err(Abort::Refuse(Reply::new(protocol::SYNTAX, "Data too large; closing the connection")));
+            }
+        }
+    }
+}
+
+fn binary() -> Reply {
+    Reply::new(protocol::SYNTAX, "Binary data in a command line; closing the connection")
+}
+
+/// Serve one connection until QUIT, end of input, or bad input.
+async fn serve<S>(stream: S, actor: Addr<HostActor>, token: Option<String>, access: Access)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let (r, mut w) = tokio::io::split(stream);
+    let mut lines = Lines { r: BufReader::new(r), after_cr: false };
+    if w.write_all(format!("{}\r\n", protocol::GREETING).as_bytes()).await.is_err() {
+        return;
+    }
+    let mut authenticated = token.is_none();
+    loop {
+        let line = match lines.line().await {
+            Ok(l) => l,
+            Err(Abort::Refuse(reply)) => {
+                let _ = w.write_all(&reply.to_bytes()).await;
+                break;
+            }
+            Err(Abort::Eof | Abort::Io) => break,
+        };
+        let request = match protocol::parse(&line) {
+            Ok(Request::Nothing) => continue,
+            Ok(r) => r,
+            Err(reply) => {
+                if w.write_all(&reply.to_bytes()).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        if !authenticated {
+            let reply = match &request {
+                Request::Auth { token: t } if Some(t) == token.as_ref() => {
+                    authenticated = true;
+                    Reply::new(protocol::OK, "Authenticated")
+                }
+                Request::Auth { .. } => Reply::new(protocol::PERMISSION, "Wrong token"),
+                Request::Quit => Reply::new(protocol::OK, "Goodbye!"),
+                _ => Reply::new(protocol::PERMISSION, "Permission denied: send AUTH <token> first"),
+            };
+            let quit = matches!(request, Request::Quit);
+            if w.write_all(&reply.to_bytes()).await.is_err() || quit {
+                break;
+            }
+            continue;
+        }
+        let payload = match &request {
+            Request::Read { arg, .. } | Request::Write { arg, .. } => match arg {
+                Payload::Inline(s) => Ok(s.clone()),
+                Payload::Bytes(n) => lines.bytes(*n).await,
+                Payload::Until(t) => lines.until(t).await,
+            },
+            Request::Hotswap { len } => lines.bytes(*len).await,
+            _ => Ok(String::new()),
+        };
+        let arg = match payload {
+            Ok(a) => a,
+            Err(Abort::Refuse(reply)) => {
+                let _ = w.write_all(&reply.to_bytes()).await;
+                break;
+            }
+            Err(_) => break,
+        };
+        let quit = matches!(request, Request::Quit);
+        let reply = actor
+            .send(Exec { request, arg, access: access.clone() })
+            .await
+            .unwrap_or_else(|_| Reply::new(protocol::NO_ROUTER, "No router installed (the control plane is stopping)"));
+        if w.write_all(&reply.to_bytes()).await.is_err() || quit {
+            break;
+        }
+    }
+    let _ = w.shutdown().await;
+}
