@@ -160,3 +160,83 @@ fn demo_runs_and_writes_the_capture_it_read() {
     assert_eq!(input.len(), output.len());
     assert_eq!(input[24..], output[24..], "records identical after the 24-byte file header");
 }
+
+fn sluicectl(sock: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluicectl")).arg("-s").arg(sock).args(args).output().expect("sluicectl runs")
+}
+
+#[test]
+fn control_socket_from_the_command_line_and_sluicectl() {
+    let sock = tmp("run.sock");
+    let mut child = sluice()
+        .args(["run", "-h", "c.count", "--control", sock.to_str().unwrap(), "-e"])
+        .arg("src :: InfiniteSource(LIMIT 500, BURST 50) -> c :: Counter -> q :: Queue -> Unqueue -> Discard")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "no control socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let o = sluicectl(&sock, &["read", "c.count"]);
+    assert_eq!(text(&o.stdout), "500\n", "{}", text(&o.stderr));
+    let o = sluicectl(&sock, &["--json", "read", "c.count"]);
+    assert!(text(&o.stdout).contains("\"value\":\"500\""), "{}", text(&o.stdout));
+    let o = sluicectl(&sock, &["read", "c.cuont"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "sluicectl: 511 No handler named 'c.cuont'\n");
+    let o = sluicectl(&sock, &["swap", "q", "Queue(64)"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = sluicectl(&sock, &["--json", "list"]);
+    assert!(text(&o.stdout).contains("{\"class\":\"Queue\",\"implementation\":\"builtin\",\"name\":\"q\"}"), "{}", text(&o.stdout));
+    let o = sluicectl(&sock, &["watch", "c.count", "-n", "2", "-i", "0.05"]);
+    assert_eq!(text(&o.stdout), "500\n500\n");
+    let g = tmp("next.graph");
+    std::fs::write(&g, "src :: InfiniteSource(LIMIT 7) -> c :: Counter -> Discard").unwrap();
+    let o = sluicectl(&sock, &["hotswap", g.to_str().unwrap()]);
+    assert!(text(&o.stdout).starts_with("Hot-swapped the configuration"), "{}{}", text(&o.stdout), text(&o.stderr));
+    let o = sluicectl(&sock, &["stop"]);
+    assert!(o.status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "507\n", "the counter carried across the hot-swap");
+    assert!(!sock.exists(), "the socket file is removed at exit");
+}
+
+#[test]
+fn tcp_control_socket_takes_its_token_from_sluice_toml() {
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    let toml = tmp("sluice.toml");
+    std::fs::write(&toml, "[control]\ntoken = \"t0ken\"\n").unwrap();
+    let cfg = format!("ControlSocket(tcp, {port}); src :: InfiniteSource(LIMIT 3) -> c :: Counter -> Discard");
+    // Without a token anywhere the graph is refused before anything runs.
+    let o = run(&["run", "-e", &cfg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("a TCP control socket needs a token"), "{}", text(&o.stderr));
+
+    let mut child =
+        sluice().args(["run", "--config", toml.to_str().unwrap(), "-e", &cfg]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let t = Instant::now();
+    let ctl = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_sluicectl")).args(["--tcp", &addr]).args(args).output().unwrap();
+    loop {
+        let o = ctl(&["--token", "t0ken", "read", "c.count"]);
+        if o.status.success() {
+            assert_eq!(text(&o.stdout), "3\n");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", text(&o.stderr));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = ctl(&["--token", "wrong", "read", "c.count"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("Wrong token"), "{}", text(&o.stderr));
+    assert!(ctl(&["--token", "t0ken", "stop"]).status.success());
+    assert!(child.wait().unwrap().success());
+}
