@@ -45,6 +45,7 @@ impl Plan {
     pub fn build_ctx(&self, e: usize, worker: usize, nworkers: usize) -> BuildCtx {
         BuildCtx {
             name: self.graph.elements[e].name.clone(),
+            class: self.classes[e].name,
             ninputs: self.inputs[e].len(),
             noutputs: self.outputs[e].len(),
             worker,
@@ -62,7 +63,7 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
     // Classes.
     let mut classes: Vec<Option<ElementClass>> = Vec::with_capacity(n);
     for e in &graph.elements {
-        let c = registry.get(&e.class).copied();
+        let c = registry.get(&e.class);
         if c.is_none() {
             errs.push(e.loc.clone(), registry.unknown_class_message(&e.class));
         }
@@ -128,6 +129,7 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
         let Some(class) = &classes[i] else { continue };
         let ctx = BuildCtx {
             name: e.name.clone(),
+            class: class.name,
             ninputs: in_edges[i].len(),
             noutputs: out_edges[i].len(),
             worker: 0,

@@ -65,6 +65,9 @@ impl HandlerSpec {
 pub struct BuildCtx {
     /// The element's name in the graph (`c`, `Counter@3`, `outer/inner`).
     pub name: String,
+    /// The class being built (lets one build function serve several classes, as plugin
+    /// classes do).
+    pub class: &'static str,
     /// Numbers of connected input and output ports.
     pub ninputs: usize,
     pub noutputs: usize,
@@ -78,7 +81,15 @@ pub struct BuildCtx {
 impl BuildCtx {
     /// A context for building an element outside a graph (tests, benchmarks).
     pub fn standalone(name: &str, ninputs: usize, noutputs: usize) -> Self {
-        BuildCtx { name: name.to_string(), ninputs, noutputs, worker: 0, nworkers: 1, base_dir: PathBuf::from(".") }
+        BuildCtx {
+            name: name.to_string(),
+            class: "",
+            ninputs,
+            noutputs,
+            worker: 0,
+            nworkers: 1,
+            base_dir: PathBuf::from("."),
+        }
     }
 
     /// Resolve a file name from a configuration against the graph's directory.

@@ -22,5 +22,6 @@ pub mod control;
 pub mod dot;
 pub mod drops;
 pub mod load;
+pub mod plugin;
 pub mod reference;
 pub mod testing;

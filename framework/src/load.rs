@@ -4,7 +4,7 @@ use crate::check::{check, Plan};
 use crate::error::GraphErrors;
 use crate::lang;
 use crate::registry::Registry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Parse and check the graph file at `path` with command-line `defines`.
 pub fn plan_file(path: &Path, defines: &[(String, String)], registry: &Registry) -> Result<Plan, GraphErrors> {
@@ -29,7 +29,9 @@ pub fn plan_str(
 fn finish(graph: crate::graph::Graph, registry: &Registry, base: &Path) -> Result<Plan, GraphErrors> {
     let mut errs = GraphErrors::default();
     for r in &graph.requirements {
-        errs.push(r.loc.clone(), requirement_message(&r.args));
+        if let Err(msg) = require(&r.args, registry, base) {
+            errs.push(r.loc.clone(), msg);
+        }
     }
     if !errs.is_empty() {
         return Err(errs.into_result(()).unwrap_err());
@@ -37,14 +39,16 @@ fn finish(graph: crate::graph::Graph, registry: &Registry, base: &Path) -> Resul
     check(graph, registry, base)
 }
 
-/// Sluice has no packages or libraries to load yet: say so rather than ignore a requirement.
-fn requirement_message(args: &[String]) -> String {
+/// Meet one `require(...)`: `library PATH` loads a plugin library (relative paths from the
+/// graph's directory); Sluice has no packages, so anything else is refused by name.
+fn require(args: &[String], registry: &Registry, base: &Path) -> Result<(), String> {
     match args.first().map(String::as_str) {
-        Some("library") => format!(
-            "cannot load library '{}': plugin libraries are not supported yet",
-            args.get(1).map(String::as_str).unwrap_or("")
-        ),
-        Some("package") => format!("unknown package '{}'", args.get(1).map(String::as_str).unwrap_or("")),
-        _ => format!("unknown requirement '{}'", args.join(" ")),
+        Some("library") => {
+            let Some(p) = args.get(1) else { return Err("require(library PATH) needs a path".into()) };
+            let path = if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
+            crate::plugin::load(&path, &|name| registry.is_builtin(name)).map(|_| ())
+        }
+        Some("package") => Err(format!("unknown package '{}'", args.get(1).map(String::as_str).unwrap_or(""))),
+        _ => Err(format!("unknown requirement '{}'", args.join(" "))),
     }
 }

@@ -38,24 +38,26 @@ pub enum PacketType {
     FastRoute = 6,
 }
 
-/// Per-packet metadata, as Click keeps it next to the packet.
+/// Per-packet metadata, as Click keeps it next to the packet. The layout is fixed
+/// (`repr(C)`) because plugins share it in place: see `sluice_plugins::abi::Annotations`.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Annotations {
     /// Destination IPv4 address annotation (`DST_IP_ANNO`), network byte order.
     pub dst_ip: [u8; 4],
     /// Paint annotation (`PAINT_ANNO`).
     pub paint: u8,
-    /// VLAN TCI annotation (`VLAN_TCI_ANNO`), host order.
-    pub vlan_tci: u16,
-    /// Timestamp in nanoseconds since the Unix epoch; 0 when unset.
-    pub timestamp_ns: u64,
     /// Packet type (host, broadcast, ...).
     pub packet_type: PacketType,
-    /// Free-form annotation bytes for elements (Click's anno area).
-    pub user: [u8; USER_ANNO_BYTES],
+    /// VLAN TCI annotation (`VLAN_TCI_ANNO`), host order.
+    pub vlan_tci: u16,
     /// Network and transport header positions, absolute offsets in the buffer.
     network_header: u32,
     transport_header: u32,
+    /// Timestamp in nanoseconds since the Unix epoch; 0 when unset.
+    pub timestamp_ns: u64,
+    /// Free-form annotation bytes for elements (Click's anno area).
+    pub user: [u8; USER_ANNO_BYTES],
 }
 
 impl Default for Annotations {
@@ -345,6 +347,41 @@ impl Packet {
         let a = &mut self.buf_mut().anno;
         a.network_header = NO_HEADER;
         a.transport_header = NO_HEADER;
+    }
+}
+
+/// The raw layout of a packet, for handing it across the plugin ABI.
+pub(crate) struct RawPacket {
+    pub buf: *mut u8,
+    pub cap: usize,
+    pub start: usize,
+    pub end: usize,
+    pub anno: *mut Annotations,
+}
+
+impl Packet {
+    /// The packet's buffer and window, for the plugin adapter.
+    pub(crate) fn raw(&mut self) -> RawPacket {
+        let b = self.buf_mut();
+        RawPacket {
+            buf: b.buf.as_mut_ptr(),
+            cap: b.buf.len(),
+            start: b.start as usize,
+            end: b.end as usize,
+            anno: &mut b.anno,
+        }
+    }
+
+    /// Set the data window to `[start, end)` of the buffer; false (and nothing changed) if
+    /// that is not inside the buffer.
+    pub(crate) fn set_window(&mut self, start: usize, end: usize) -> bool {
+        let b = self.buf_mut();
+        if start > end || end > b.buf.len() {
+            return false;
+        }
+        b.start = start as u32;
+        b.end = end as u32;
+        true
     }
 }
 

@@ -25,8 +25,14 @@ impl Registry {
         self.classes.insert(class.name, class);
     }
 
-    pub fn get(&self, name: &str) -> Option<&ElementClass> {
-        self.classes.get(name)
+    /// The class named `name`: a registered one, else a class of a loaded plugin library.
+    pub fn get(&self, name: &str) -> Option<ElementClass> {
+        self.classes.get(name).copied().or_else(|| crate::plugin::class(name))
+    }
+
+    /// Whether `name` is one of the registered (built-in) classes.
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.classes.contains_key(name)
     }
 
     /// All classes, sorted by name.
@@ -40,7 +46,10 @@ impl Registry {
 
     /// "unknown element class 'Countr' — did you mean 'Counter'?"
     pub fn unknown_class_message(&self, name: &str) -> String {
-        match crate::error::suggest(name, self.names()) {
+        let plugins = crate::plugin::class_names();
+        let mut all: Vec<&str> = self.names().collect();
+        all.extend(plugins.iter().map(String::as_str));
+        match crate::error::suggest(name, all) {
             Some(s) => format!("unknown element class '{name}' — did you mean '{s}'?"),
             None => format!("unknown element class '{name}'"),
         }

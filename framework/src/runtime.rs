@@ -9,7 +9,7 @@
 //! its mailbox, so a command wakes it at once.
 
 use crate::check::Plan;
-use crate::element::{Combine, HandlerSpec, TaskStatus};
+use crate::element::{BuildCtx, Combine, HandlerSpec, TaskStatus};
 use crate::error::{suggest, GraphErrors};
 use crate::qsbr::Qsbr;
 use crate::registry::Registry;
@@ -344,7 +344,7 @@ fn build_replacements(
 ) -> Result<Vec<Box<Instance>>, ControlError> {
     let name = plan.graph.elements[i].name.clone();
     let refuse = |message: String| ControlError::SwapRefused { element: name.clone(), message };
-    let class = *registry.get(class_name).ok_or_else(|| refuse(registry.unknown_class_message(class_name)))?;
+    let class = registry.get(class_name).ok_or_else(|| refuse(registry.unknown_class_message(class_name)))?;
     let (ins, outs) = class.port_count();
     let (ni, no) = (plan.inputs[i].len(), plan.outputs[i].len());
     if !ins.allows(ni) || !outs.allows(no) {
@@ -381,8 +381,10 @@ fn build_replacements(
     }
     let mut out = Vec::with_capacity(nworkers);
     for w in 0..nworkers {
-        let mut element =
-            (class.build)(config, &plan.build_ctx(i, w, nworkers)).map_err(|e| refuse(format!("{class_name}: {e}")))?;
+        // The new class builds with its own name (one build function may serve many
+        // classes, as plugin classes do).
+        let ctx = BuildCtx { class: class.name, ..plan.build_ctx(i, w, nworkers) };
+        let mut element = (class.build)(config, &ctx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         let mut ictx = WorkerGraph::init_ctx(plan, i, w, nworkers);
         element.initialize(&mut ictx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         out.push(Box::new(Instance { class, config: config.to_string(), element, task: ictx.wants_task }));

@@ -81,6 +81,16 @@ pub fn execute(host: &RouterHost, access: &Access, req: &Request, arg: &str) -> 
             }
             Err(e) => error_reply("LIST", e, false),
         },
+        Request::Load { path } => {
+            if access.read_only {
+                return Reply::new(protocol::PERMISSION, "Permission denied for loading libraries");
+            }
+            match host.load_library(std::path::Path::new(path)) {
+                Ok(l) => Reply::new(protocol::OK, format!("Loaded plugin {} {}", l.name, l.version))
+                    .with_data(l.classes.join("\n").into_bytes()),
+                Err(e) => Reply::new(protocol::HANDLER_ERROR, e.to_string()),
+            }
+        }
         Request::Auth { .. } => Reply::new(protocol::OK, "Already authenticated"),
         Request::Nothing => Reply { code: protocol::OK, lines: Vec::new(), data: None },
     }

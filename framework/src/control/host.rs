@@ -13,7 +13,7 @@ use crate::error::GraphErrors;
 use crate::load::plan_str;
 use crate::registry::Registry;
 use crate::runtime::{ControlError, Router, RunOptions, Running};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// Why a control operation failed.
@@ -183,9 +183,26 @@ impl RouterHost {
 
     /// Each element's name, the class it runs now, and how it is implemented.
     pub fn list(&self) -> Result<Vec<(String, String, String)>, HostError> {
+        let registry = self.registry();
         self.with_running(|r| {
-            Ok(r.implementations().into_iter().map(|(n, c, _)| (n, c.to_string(), "builtin".to_string())).collect())
+            Ok(r.implementations()
+                .into_iter()
+                .map(|(n, c, _)| {
+                    let how = if registry.is_builtin(c) {
+                        "builtin".to_string()
+                    } else {
+                        crate::plugin::implementation(c).unwrap_or_else(|| "plugin (unloaded)".into())
+                    };
+                    (n, c.to_string(), how)
+                })
+                .collect())
         })
+    }
+
+    /// Load a plugin library: its classes become usable in swaps and hot-swaps.
+    pub fn load_library(&self, path: &Path) -> Result<crate::plugin::Loaded, HostError> {
+        let registry = self.registry();
+        crate::plugin::load(path, &|name| registry.is_builtin(name)).map_err(HostError::Syntax)
     }
 
     /// Replace the whole configuration by `text`, carrying the state of elements that keep

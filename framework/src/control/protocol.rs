@@ -67,6 +67,10 @@ pub enum Request {
     },
     /// Sluice: the elements and what implements each.
     List,
+    /// Sluice: load a plugin library, `LOAD path`.
+    Load {
+        path: String,
+    },
     /// Sluice: present the token a TCP socket requires.
     Auth {
         token: String,
@@ -210,6 +214,12 @@ pub fn parse(line: &str) -> Result<Request, Reply> {
             }
             Ok(Request::List)
         }
+        "LOAD" => {
+            if w.len() < 2 {
+                return Err(Reply::new(SYNTAX, "Wrong number of arguments: LOAD path"));
+            }
+            Ok(Request::Load { path: rest_after(line, 1) })
+        }
         "AUTH" => {
             if w.len() != 2 {
                 return Err(wrong_args());
@@ -235,6 +245,7 @@ pub fn help() -> Reply {
         "SWAP element Class(args) replace an element while packets flow (Sluice)",
         "HOTSWAP len             replace the configuration with len data bytes (Sluice)",
         "LIST                    elements and their implementations (Sluice)",
+        "LOAD path               load a plugin library (Sluice)",
         "AUTH token              authenticate a TCP connection (Sluice)",
         "QUIT                    close connection",
     ];
