@@ -1,13 +1,17 @@
-//! Packet input and output: capture files (pcap, pcapng).
+//! Packet input and output: capture files (pcap, pcapng) and Linux interfaces (AF_PACKET).
 use sluice::element::ElementClass;
 use sluice::Packet;
 
+pub mod afpacket;
 pub mod capture;
+pub mod from_device;
 pub mod from_dump;
+pub mod to_device;
 pub mod to_dump;
 
 /// The classes of this group.
-pub const CLASSES: &[ElementClass] = &[from_dump::FROM_DUMP, to_dump::TO_DUMP];
+pub const CLASSES: &[ElementClass] =
+    &[from_dump::FROM_DUMP, to_dump::TO_DUMP, from_device::FROM_DEVICE, to_device::TO_DEVICE];
 
 /// Where Click keeps the extra length annotation (`EXTRA_LENGTH_ANNO`): bytes 28..32 of the
 /// annotation area, a host-order `u32`. FromDump stores there how many bytes of the packet
