@@ -75,12 +75,74 @@ impl Default for Annotations {
     }
 }
 
+/// Memory a packet borrows from elsewhere (a DPDK mbuf), and how to give it back.
+struct External {
+    release: unsafe fn(*mut std::ffi::c_void),
+    handle: *mut std::ffi::c_void,
+}
+
 /// The pooled part of a packet.
 struct PacketBuf {
-    buf: Box<[u8]>,
+    /// The bytes: `heap`, or external memory (then `external` says who owns it).
+    ptr: *mut u8,
+    cap: u32,
     start: u32,
     end: u32,
+    /// This buffer's own heap memory (kept while an external buffer is in use, for reuse).
+    heap: Box<[u8]>,
+    external: Option<External>,
     anno: Annotations,
+}
+
+impl PacketBuf {
+    fn new(size: usize) -> PacketBuf {
+        let mut heap = vec![0u8; size].into_boxed_slice();
+        PacketBuf {
+            ptr: heap.as_mut_ptr(),
+            cap: heap.len() as u32,
+            start: 0,
+            end: 0,
+            heap,
+            external: None,
+            anno: Annotations::default(),
+        }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+cap` is the heap buffer or the external buffer, both live.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.cap as usize) }
+    }
+
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above; `&mut self` gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.cap as usize) }
+    }
+
+    /// Give external memory back to its owner and use the heap buffer again.
+    fn release_external(&mut self) {
+        if let Some(e) = self.external.take() {
+            // SAFETY: the release function and handle came together from `from_external`.
+            unsafe { (e.release)(e.handle) };
+        }
+        self.ptr = self.heap.as_mut_ptr();
+        self.cap = self.heap.len() as u32;
+    }
+
+    /// Use `heap` as the buffer (releasing any external memory).
+    fn set_heap(&mut self, heap: Box<[u8]>) {
+        self.release_external();
+        self.heap = heap;
+        self.ptr = self.heap.as_mut_ptr();
+        self.cap = self.heap.len() as u32;
+    }
+}
+
+impl Drop for PacketBuf {
+    fn drop(&mut self) {
+        self.release_external();
+    }
 }
 
 thread_local! {
@@ -92,7 +154,9 @@ fn pool_get() -> Option<NonNull<PacketBuf>> {
 }
 
 /// Give a buffer back to this thread's pool; frees it when the pool is full or gone.
-fn pool_put(b: NonNull<PacketBuf>) {
+fn pool_put(mut b: NonNull<PacketBuf>) {
+    // SAFETY: the caller gave up its only reference.
+    unsafe { b.as_mut() }.release_external();
     let kept = POOL
         .try_with(|p| {
             let mut p = p.borrow_mut();
@@ -144,26 +208,49 @@ impl Packet {
             Some(mut b) => {
                 // SAFETY: buffers in the pool are owned by the pool alone.
                 let pb = unsafe { b.as_mut() };
-                if pb.buf.len() < need {
-                    pb.buf = vec![0u8; need.max(DEFAULT_BUFFER)].into_boxed_slice();
+                if (pb.cap as usize) < need {
+                    pb.set_heap(vec![0u8; need.max(DEFAULT_BUFFER)].into_boxed_slice());
                 }
                 pb.anno = Annotations::default();
                 b
             }
-            None => {
-                let pb = Box::new(PacketBuf {
-                    buf: vec![0u8; need.max(DEFAULT_BUFFER)].into_boxed_slice(),
-                    start: 0,
-                    end: 0,
-                    anno: Annotations::default(),
-                });
-                NonNull::from(Box::leak(pb))
-            }
+            None => NonNull::from(Box::leak(Box::new(PacketBuf::new(need.max(DEFAULT_BUFFER))))),
         };
         let mut p = Packet { inner };
         let b = p.buf_mut();
         b.start = headroom as u32;
         b.end = (headroom + len) as u32;
+        p
+    }
+
+    /// A packet whose bytes live in memory owned elsewhere (a DPDK mbuf), without copying:
+    /// `ptr..ptr+cap` is the buffer and `start..end` the data in it. When the packet is
+    /// dropped, or moves to a bigger heap buffer, `release(handle)` gives the memory back.
+    ///
+    /// # Safety
+    /// The buffer must stay valid and unused by anyone else until `release` is called, and
+    /// `release` must be callable from any thread that may drop the packet.
+    pub unsafe fn from_external(
+        ptr: *mut u8,
+        cap: usize,
+        start: usize,
+        end: usize,
+        release: unsafe fn(*mut std::ffi::c_void),
+        handle: *mut std::ffi::c_void,
+    ) -> Packet {
+        assert!(start <= end && end <= cap && cap <= u32::MAX as usize, "external buffer bounds");
+        let inner = match pool_get() {
+            Some(b) => b,
+            None => NonNull::from(Box::leak(Box::new(PacketBuf::new(0)))),
+        };
+        let mut p = Packet { inner };
+        let b = p.buf_mut();
+        b.ptr = ptr;
+        b.cap = cap as u32;
+        b.start = start as u32;
+        b.end = end as u32;
+        b.external = Some(External { release, handle });
+        b.anno = Annotations::default();
         p
     }
 
@@ -190,14 +277,15 @@ impl Packet {
     #[inline]
     pub fn data(&self) -> &[u8] {
         let b = self.buf();
-        &b.buf[b.start as usize..b.end as usize]
+        &b.bytes()[b.start as usize..b.end as usize]
     }
 
     /// The packet's bytes, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         let b = self.buf_mut();
-        &mut b.buf[b.start as usize..b.end as usize]
+        let (s, e) = (b.start as usize, b.end as usize);
+        &mut b.bytes_mut()[s..e]
     }
 
     #[inline]
@@ -221,7 +309,7 @@ impl Packet {
     #[inline]
     pub fn tailroom(&self) -> usize {
         let b = self.buf();
-        b.buf.len() - b.end as usize
+        (b.cap - b.end) as usize
     }
 
     /// Grow the data by `n` bytes at the front (Click's `push`). The new bytes are whatever
@@ -261,10 +349,10 @@ impl Packet {
     /// Header offsets keep pointing at the same bytes.
     fn regrow(&mut self, front: usize, back: usize) {
         let b = self.buf_mut();
-        let old_len = b.buf.len();
+        let old_len = b.cap as usize;
         let mut nb = vec![0u8; old_len + front + back].into_boxed_slice();
-        nb[front..front + old_len].copy_from_slice(&b.buf);
-        b.buf = nb;
+        nb[front..front + old_len].copy_from_slice(b.bytes());
+        b.set_heap(nb);
         b.start += front as u32;
         b.end += front as u32;
         for h in [&mut b.anno.network_header, &mut b.anno.transport_header] {
@@ -281,7 +369,7 @@ impl Packet {
         let mut p = Packet::with_room(src.start as usize, self.len(), 0);
         let end = src.end as usize;
         let dst = p.buf_mut();
-        dst.buf[..end].copy_from_slice(&src.buf[..end]);
+        dst.bytes_mut()[..end].copy_from_slice(&src.bytes()[..end]);
         dst.anno = src.anno.clone();
         p
     }
@@ -332,14 +420,14 @@ impl Packet {
     pub fn network_header(&self) -> Option<&[u8]> {
         let b = self.buf();
         let h = b.anno.network_header;
-        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.buf[h as usize..b.end as usize])
+        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.bytes()[h as usize..b.end as usize])
     }
 
     /// The bytes from the transport header to the end of the data, if set and inside the data.
     pub fn transport_header(&self) -> Option<&[u8]> {
         let b = self.buf();
         let h = b.anno.transport_header;
-        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.buf[h as usize..b.end as usize])
+        (h != NO_HEADER && h >= b.start && h <= b.end).then(|| &b.bytes()[h as usize..b.end as usize])
     }
 
     /// Forget the header offsets (e.g. after an element rewrote the packet's layout).
@@ -364,8 +452,8 @@ impl Packet {
     pub(crate) fn raw(&mut self) -> RawPacket {
         let b = self.buf_mut();
         RawPacket {
-            buf: b.buf.as_mut_ptr(),
-            cap: b.buf.len(),
+            buf: b.ptr,
+            cap: b.cap as usize,
             start: b.start as usize,
             end: b.end as usize,
             anno: &mut b.anno,
@@ -376,7 +464,7 @@ impl Packet {
     /// that is not inside the buffer.
     pub(crate) fn set_window(&mut self, start: usize, end: usize) -> bool {
         let b = self.buf_mut();
-        if start > end || end > b.buf.len() {
+        if start > end || end > b.cap as usize {
             return false;
         }
         b.start = start as u32;
@@ -485,6 +573,42 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn external_buffers_are_used_in_place_and_released_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RELEASED: AtomicUsize = AtomicUsize::new(0);
+        unsafe fn release(h: *mut std::ffi::c_void) {
+            // SAFETY: the handle is the Box leaked below.
+            drop(unsafe { Box::from_raw(h as *mut Vec<u8>) });
+            RELEASED.fetch_add(1, Ordering::SeqCst);
+        }
+        let make = || {
+            let mut mem = Box::new(vec![0u8; 256]);
+            mem[100..104].copy_from_slice(b"mbuf");
+            let ptr = mem.as_mut_ptr();
+            // SAFETY: `mem` stays alive until `release` frees it.
+            unsafe { Packet::from_external(ptr, 256, 100, 104, release, Box::into_raw(mem) as *mut _) }
+        };
+        let before = RELEASED.load(Ordering::SeqCst);
+        let mut p = make();
+        assert_eq!(p.data(), b"mbuf");
+        assert_eq!((p.headroom(), p.tailroom()), (100, 152));
+        p.data_mut()[0] = b'M';
+        p.push(4); // inside the external headroom: no copy
+        p.pull(4);
+        assert_eq!(p.data(), b"Mbuf");
+        let q = p.clone_packet(); // a deep copy in a heap buffer
+        drop(p);
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1, "released on drop");
+        assert_eq!(q.data(), b"Mbuf");
+        let mut r = make();
+        r.push(200); // beyond the headroom: moves to the heap, releases the external buffer
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 2);
+        assert_eq!(&r.data()[200..], b"mbuf");
+        drop(r);
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 2, "released exactly once");
     }
 
     #[test]

@@ -50,6 +50,7 @@ crate::element_class! {
 }
 
 /// A parsed ControlSocket configuration.
+#[derive(Debug)]
 struct Config {
     endpoint: Option<Endpoint>,
     tcp: Option<(SocketAddr, Option<String>)>,
