@@ -89,6 +89,8 @@ impl std::error::Error for ControlError {}
 pub struct Router {
     plan: Arc<Plan>,
     graphs: Vec<WorkerGraph>,
+    /// Pin worker `i` to CPU `cpus[i % cpus.len()]`; empty: let the OS place them.
+    cpus: Vec<usize>,
 }
 
 impl Router {
@@ -96,7 +98,7 @@ impl Router {
     pub fn new(plan: Plan, workers: usize) -> Result<Router, GraphErrors> {
         let workers = workers.max(1);
         let graphs = (0..workers).map(|w| WorkerGraph::build(&plan, w, workers)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Router { plan: Arc::new(plan), graphs })
+        Ok(Router { plan: Arc::new(plan), graphs, cpus: Vec::new() })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -128,6 +130,12 @@ impl Router {
     /// Whether `element.handler` exists and can be read (or written), without calling it.
     pub fn check_handler(&self, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
         check_handler(&self.plan, element, handler, write)
+    }
+
+    /// Pin worker `i` to CPU `cpus[i % cpus.len()]` when started (each worker then owns a
+    /// core, as busy-polling workers should).
+    pub fn pin_workers(&mut self, cpus: Vec<usize>) {
+        self.cpus = cpus;
     }
 
     /// Hot-swap support: every element of this (new, not yet started) router that has an
@@ -166,9 +174,15 @@ impl Router {
             mailboxes.push(tx);
             let (shared, qsbr, plan) = (shared.clone(), qsbr.clone(), self.plan.clone());
             let keep_running = opts.keep_running;
+            let cpu = (!self.cpus.is_empty()).then(|| self.cpus[g.worker % self.cpus.len()]);
             let handle = std::thread::Builder::new()
                 .name(format!("sluice-worker-{}", g.worker))
-                .spawn(move || worker_loop(g, &plan, &shared, &qsbr, &rx, keep_running))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        pin_to(cpu);
+                    }
+                    worker_loop(g, &plan, &shared, &qsbr, &rx, keep_running)
+                })
                 .expect("spawning a worker thread");
             threads.push(handle);
         }
@@ -244,7 +258,7 @@ impl Running {
     /// Wait for every worker to stop and give back the graphs (handlers stay readable).
     pub fn wait(self) -> Router {
         let graphs = self.threads.into_iter().map(|t| t.join().expect("worker thread panicked")).collect();
-        Router { plan: self.plan, graphs }
+        Router { plan: self.plan, graphs, cpus: Vec::new() }
     }
 
     pub fn element_index(&self, name: &str) -> Result<usize, ControlError> {
@@ -475,6 +489,22 @@ fn combine(how: Combine, values: Vec<String>) -> String {
                 }
                 _ => values.into_iter().next().unwrap_or_default(),
             }
+        }
+    }
+}
+
+/// Pin the calling thread to one CPU (best effort: a refusal is logged, not fatal).
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET stays inside it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= libc::CPU_SETSIZE as usize {
+            tracing::warn!("cannot pin a worker to CPU {cpu}: beyond CPU_SETSIZE");
+            return;
+        }
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            tracing::warn!("cannot pin a worker to CPU {cpu}: {}", std::io::Error::last_os_error());
         }
     }
 }
