@@ -13,6 +13,27 @@ pub mod tee;
 pub mod unqueue;
 pub mod unstrip;
 
+// Paint, switches, samplers, packet editing, sources and pull schedulers.
+pub mod anno;
+pub mod check_paint;
+pub mod hash_switch;
+pub mod idle;
+pub mod pad;
+pub mod paint;
+pub mod paint_switch;
+pub mod prio_sched;
+pub mod random_sample;
+pub mod round_robin_sched;
+pub mod round_robin_switch;
+pub mod set_timestamp;
+pub(crate) mod split;
+pub mod store_data;
+pub mod stride_switch;
+pub mod switch;
+pub mod timed_source;
+pub mod truncate;
+pub mod values;
+
 #[cfg(test)]
 mod test_graph;
 
@@ -30,6 +51,23 @@ pub const CLASSES: &[ElementClass] = &[
     infinite_source::INFINITE_SOURCE,
     rated_source::RATED_SOURCE,
     print::PRINT,
+    paint::PAINT,
+    check_paint::CHECK_PAINT,
+    paint_switch::PAINT_SWITCH,
+    switch::SWITCH,
+    switch::STATIC_SWITCH,
+    hash_switch::HASH_SWITCH,
+    round_robin_switch::ROUND_ROBIN_SWITCH,
+    stride_switch::STRIDE_SWITCH,
+    random_sample::RANDOM_SAMPLE,
+    truncate::TRUNCATE,
+    pad::PAD,
+    store_data::STORE_DATA,
+    set_timestamp::SET_TIMESTAMP,
+    idle::IDLE,
+    timed_source::TIMED_SOURCE,
+    round_robin_sched::ROUND_ROBIN_SCHED,
+    prio_sched::PRIO_SCHED,
 ];
 
 #[cfg(test)]
