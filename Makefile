@@ -9,7 +9,7 @@ SLUICE := target/release/sluice
 .PHONY: demo test deps build check-graphs bench-quick
 
 # System packages a fresh Debian 12 machine needs, installed only when missing.
-APT_PACKAGES := build-essential pkg-config
+APT_PACKAGES := build-essential pkg-config iproute2 iputils-ping ethtool python3
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
