@@ -183,6 +183,14 @@ pub trait Element: Send + 'static {
         None
     }
 
+    /// Read a handler with a parameter (Click's `READ handler ARGS`, e.g. a route lookup's
+    /// `lookup 10.0.0.1`). `None`: the handler takes no parameter. Without a parameter the
+    /// framework calls [`Element::read_handler`] instead.
+    fn read_handler_with(&self, name: &str, param: &str) -> Option<Result<String, String>> {
+        let _ = (name, param);
+        None
+    }
+
     /// Write one of the class's handlers.
     fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
         let _ = value;

@@ -111,9 +111,15 @@ impl Router {
 
     /// Read `element.handler`, combining the workers' answers.
     pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
+        self.read_handler_with(element, handler, "")
+    }
+
+    /// Read `element.handler` with a parameter (empty: none).
+    pub fn read_handler_with(&self, element: &str, handler: &str, param: &str) -> Result<String, ControlError> {
         let i = self.element_index(element)?;
         let spec = handler_spec(&self.plan, i, handler)?;
-        let values = self.graphs.iter().map(|g| read_on(&self.plan, g, i, handler)).collect::<Result<Vec<_>, _>>()?;
+        let values =
+            self.graphs.iter().map(|g| read_on(&self.plan, g, i, handler, param)).collect::<Result<Vec<_>, _>>()?;
         Ok(combine(spec.combine, values))
     }
 
@@ -203,6 +209,7 @@ enum Command {
     Read {
         element: usize,
         handler: String,
+        param: String,
         reply: Sender<Result<String, ControlError>>,
     },
     Write {
@@ -267,12 +274,17 @@ impl Running {
 
     /// Read a handler on the running router (served by each worker between batches).
     pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
+        self.read_handler_with(element, handler, "")
+    }
+
+    /// Read a handler with a parameter (empty: none) on the running router.
+    pub fn read_handler_with(&self, element: &str, handler: &str, param: &str) -> Result<String, ControlError> {
         let i = self.element_index(element)?;
         let spec = handler_spec(&self.plan, i, handler)?;
         let mut values = Vec::new();
         for m in &self.mailboxes {
             let (tx, rx) = bounded(1);
-            m.send(Command::Read { element: i, handler: handler.to_string(), reply: tx })
+            m.send(Command::Read { element: i, handler: handler.to_string(), param: param.to_string(), reply: tx })
                 .map_err(|_| ControlError::Stopped)?;
             values.push(rx.recv().map_err(|_| ControlError::Stopped)??);
         }
@@ -419,12 +431,23 @@ fn handler_spec(plan: &Plan, i: usize, handler: &str) -> Result<HandlerSpec, Con
     )
 }
 
-fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str) -> Result<String, ControlError> {
+fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str, param: &str) -> Result<String, ControlError> {
     let decl = &plan.graph.elements[i];
     let inst = g.instance(i);
     let spec = handler_spec(plan, i, handler)?;
     if !spec.read {
         return Err(ControlError::NotReadable { element: decl.name.clone(), handler: handler.to_string() });
+    }
+    if !param.trim().is_empty() {
+        let failed = |message: String| ControlError::HandlerFailed {
+            element: decl.name.clone(),
+            handler: handler.to_string(),
+            message,
+        };
+        return match inst.element.read_handler_with(handler, param.trim()) {
+            Some(r) => r.map_err(failed),
+            None => Err(failed("this handler takes no parameter".into())),
+        };
     }
     Ok(match handler {
         "name" => decl.name.clone(),
@@ -605,8 +628,8 @@ fn serve(g: &mut WorkerGraph, plan: &Plan, cmd: Command, done: &mut [bool]) {
         done[*element] = false;
     }
     match cmd {
-        Command::Read { element, handler, reply } => {
-            let _ = reply.send(read_on(plan, g, element, &handler));
+        Command::Read { element, handler, param, reply } => {
+            let _ = reply.send(read_on(plan, g, element, &handler, &param));
         }
         Command::Write { element, handler, value, reply } => {
             let _ = reply.send(write_on(plan, g, element, &handler, &value));

@@ -74,6 +74,11 @@ impl Element for Pass {
             _ => None,
         }
     }
+    fn read_handler_with(&self, name: &str, param: &str) -> Option<Result<String, String>> {
+        (name == "plus").then(|| {
+            param.parse::<u64>().map(|x| (x + self.count).to_string()).map_err(|_| format!("'{param}' is not a number"))
+        })
+    }
     fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
         match name {
             "count" => {
@@ -96,6 +101,7 @@ impl Element for Pass {
 const PASS_HANDLERS: &[HandlerSpec] = &[
     HandlerSpec::read_write("count", Combine::Sum, "packets"),
     HandlerSpec::read("max_batch", Combine::First, "largest batch"),
+    HandlerSpec::read("plus", Combine::First, "count plus the parameter"),
 ];
 
 const PASS: ElementClass = ElementClass {

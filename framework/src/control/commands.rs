@@ -15,7 +15,7 @@ pub struct Access {
 /// Do `req`, whose payload (handler argument or configuration) is `arg`, and say how it went.
 pub fn execute(host: &RouterHost, access: &Access, req: &Request, arg: &str) -> Reply {
     match req {
-        Request::Read { handler, .. } => match host.read(handler) {
+        Request::Read { handler, .. } => match host.read_with(handler, arg) {
             Ok(v) => Reply::new(protocol::OK, format!("Read handler '{handler}' OK")).with_data(v.into_bytes()),
             Err(e) => error_reply(handler, e, false),
         },

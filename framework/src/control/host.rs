@@ -138,8 +138,13 @@ impl RouterHost {
 
     /// Read a handler (element or global).
     pub fn read(&self, full: &str) -> Result<String, HostError> {
+        self.read_with(full, "")
+    }
+
+    /// Read a handler with a parameter (Click's `READ handler ARGS`; empty: none).
+    pub fn read_with(&self, full: &str, param: &str) -> Result<String, HostError> {
         match self.resolve(full)? {
-            (Some(e), h) => self.with_running(|r| r.read_handler(&e, &h)),
+            (Some(e), h) => self.with_running(|r| r.read_handler_with(&e, &h, param)),
             (None, h) => self.read_global(&h),
         }
     }
