@@ -33,7 +33,7 @@ pub(crate) const TABLE: HandlerSpec =
 pub(crate) const LOOKUP: HandlerSpec = HandlerSpec::read_write(
     "lookup",
     Combine::First,
-    "write an address, then read the OUTPUT and GATEWAY of its route (-1: no route)",
+    "read with an address (`READ rt.lookup 10.0.0.1`), or write one then read: the OUTPUT and GATEWAY of its route (-1: no route)",
 );
 pub(crate) const ADD: HandlerSpec =
     HandlerSpec::write("add", "add a route 'ADDR/MASK [GATEWAY] OUTPUT'; fails if one exists");
@@ -153,6 +153,11 @@ impl<S: Lpm4> Element for IpRouteLookup<S> {
             "lookup" => Some(self.lookup_answer.clone()),
             _ => self.drops.read_handler(name),
         }
+    }
+
+    /// Click's `lookup ADDR` read handler: the route's output and gateway.
+    fn read_handler_with(&self, name: &str, param: &str) -> Option<Result<String, String>> {
+        (name == "lookup").then(|| self.table.lookup_text(param))
     }
 
     fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {

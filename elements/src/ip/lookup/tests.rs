@@ -708,3 +708,21 @@ fn ip6_table_matches_a_naive_reference_on_bgp_prefixes() {
     }
     assert_eq!(t.len(), kept.len());
 }
+
+#[test]
+fn lookup_reads_with_an_address_parameter() {
+    let r = sluice::testing::run_config(
+        "Idle -> rt :: RadixIPLookup(10.0.0.0/8 1, 10.1.0.0/16 10.1.0.1 0) -> Discard; rt[1] -> Discard;",
+        &crate::classes(),
+    )
+    .unwrap();
+    let by_write = {
+        let mut r = r;
+        r.write_handler("rt", "lookup", "10.1.2.3").unwrap();
+        let w = r.read_handler("rt", "lookup").unwrap();
+        assert_eq!(r.read_handler_with("rt", "lookup", "10.1.2.3").unwrap(), w, "both ways agree");
+        assert_ne!(r.read_handler_with("rt", "lookup", "10.9.9.9").unwrap(), w, "another route");
+        w
+    };
+    assert!(by_write.contains("10.1.0.1"), "{by_write}");
+}
