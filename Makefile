@@ -9,7 +9,8 @@ SLUICE := target/release/sluice
 .PHONY: demo test deps build check-graphs bench-quick
 
 # System packages a fresh Debian 12 machine needs, installed only when missing.
-APT_PACKAGES := build-essential pkg-config iproute2 iputils-ping ethtool python3
+APT_PACKAGES := build-essential pkg-config iproute2 iputils-ping ethtool python3 \
+                libdpdk-dev libclang-dev clang
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -19,8 +20,11 @@ deps:
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
 
+# DPDK devices are built in (the `dpdk` feature); the packages above provide DPDK.
+FEATURES := --features sluice-elements/dpdk
+
 build: deps
-	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build --release -p sluice-cli $(FEATURES)
 
 demo: build
 	@mkdir -p out
@@ -32,9 +36,10 @@ check-graphs: build
 	@for g in graphs/*.graph; do $(SLUICE) check $$g || exit 1; done
 
 test: deps
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast $(FEATURES)
 	$(MAKE) check-graphs
 
+BENCHES := chain trampoline router classifier scale swap plugin io
+
 bench-quick:
-	$(CARGO) run --release -p sluice-bench -- chain --quick
-	$(CARGO) run --release -p sluice-bench -- trampoline --quick
+	for b in $(BENCHES); do $(CARGO) run --release -p sluice-bench $(FEATURES) -- $$b --quick || exit 1; done

@@ -3,7 +3,13 @@
 //! Each scenario prints a table, then as its last line `RESULT NAME key=value ...`.
 
 mod chain;
+mod classifier;
 mod harness;
+mod router;
+mod io;
+mod plugin;
+mod scale;
+mod swap;
 mod trampoline;
 
 use harness::Settings;
@@ -14,6 +20,12 @@ type Scenario = (&'static str, &'static str, fn(Settings));
 const SCENARIOS: &[Scenario] = &[
     ("chain", "1/5/10/20 Counters between an in-memory source and a sink: Mpps, ns per hop", chain::run),
     ("trampoline", "the same chains through trampolines vs direct static calls: overhead %", trampoline::run),
+    ("classifier", "IPFilter with 10/100/885 ClassBench acl1 rules: decision tree vs trying rules in turn", classifier::run),
+    ("router", "IPv4 route lookup: structures over 500/10k/full BGP tables, uniform and Zipf traffic; element path", router::run),
+    ("scale", "the same graph on 1 and 2 pinned workers, each with its own source: speedup", scale::run),
+    ("swap", "SWAP an element every 10 ms under full load over a control socket: loss, latency, effect", swap::run),
+    ("plugin", "an element as a plugin (Rust and C) vs the same element built in: ns/packet overhead", plugin::run),
+    ("io", "forwarding over DPDK net_null and net_ring (--features dpdk) and AF_PACKET on a veth pair: Mpps", io::run),
 ];
 
 fn main() {
@@ -28,6 +40,7 @@ fn main() {
             Some("chain") => chain::run_once(n, packets),
             Some("graph") => trampoline::run_once(false, n, packets),
             Some("direct") => trampoline::run_once(true, n, packets),
+            Some(k) if k.starts_with("classifier-") => classifier::run_once(&k["classifier-".len()..], n, packets),
             _ => panic!("{usage}"),
         }
         return;

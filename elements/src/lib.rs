@@ -9,6 +9,7 @@ pub mod classify;
 pub mod ether;
 pub mod io;
 pub mod ip;
+pub mod nat;
 pub mod standard;
 pub mod wire;
 
@@ -21,6 +22,7 @@ pub fn classes() -> Vec<ElementClass> {
         ip::CLASSES,
         ip::lookup::CLASSES,
         classify::CLASSES,
+        nat::CLASSES,
         // The control plane's element lives with the control plane.
         &[sluice::control::CONTROL_SOCKET],
     ]

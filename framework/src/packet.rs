@@ -254,6 +254,28 @@ impl Packet {
         p
     }
 
+    /// Take back the external memory of a packet made by [`Packet::from_external`] with
+    /// this `release` function, without releasing it: returns the handle and the current
+    /// data window `(handle, start, end)` in that buffer (a DPDK transmit sends the mbuf
+    /// itself instead of a copy). Any other packet — heap-backed, moved to the heap by a
+    /// `push` or `put`, or external with another release function — comes back unchanged.
+    pub fn into_external(
+        mut self,
+        release: unsafe fn(*mut std::ffi::c_void),
+    ) -> Result<(*mut std::ffi::c_void, usize, usize), Packet> {
+        let b = self.buf_mut();
+        // Compared by address: `release` identifies who owns the memory.
+        match &b.external {
+            Some(e) if e.release as usize == release as usize => {}
+            _ => return Err(self),
+        }
+        let e = b.external.take().expect("checked above");
+        let window = (e.handle, b.start as usize, b.end as usize);
+        b.ptr = b.heap.as_mut_ptr();
+        b.cap = b.heap.len() as u32;
+        Ok(window) // dropping `self` recycles the buffer; the external memory stays out
+    }
+
     /// A packet holding a copy of `data`, with the default headroom.
     pub fn from_slice(data: &[u8]) -> Packet {
         let mut p = Packet::new(data.len());
@@ -609,6 +631,18 @@ mod tests {
         assert_eq!(&r.data()[200..], b"mbuf");
         drop(r);
         assert_eq!(RELEASED.load(Ordering::SeqCst), before + 2, "released exactly once");
+
+        // Taking the memory back: handle and window, and no release.
+        unsafe fn other(_: *mut std::ffi::c_void) {}
+        let mut s = make();
+        s.pull(1);
+        let s = s.into_external(other).expect_err("another owner's release function");
+        let (h, start, end) = s.into_external(release).expect("its own release function");
+        assert_eq!((start, end), (101, 104));
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 2, "not released by into_external");
+        // SAFETY: `h` is the Box handed to `from_external` and is ours again.
+        unsafe { release(h) };
+        assert!(Packet::from_slice(b"heap").into_external(release).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! its mailbox, so a command wakes it at once.
 
 use crate::check::Plan;
-use crate::element::{BuildCtx, Combine, HandlerSpec, TaskStatus};
+use crate::element::{BuildCtx, Combine, ElementClass, HandlerSpec, TaskStatus};
 use crate::error::{suggest, GraphErrors};
 use crate::qsbr::Qsbr;
 use crate::registry::Registry;
@@ -109,6 +109,11 @@ impl Router {
         element_index(&self.plan, name)
     }
 
+    /// The class element `i` runs as now.
+    fn class_of(&self, i: usize) -> ElementClass {
+        self.graphs.first().map(|g| g.instance(i).class).unwrap_or(self.plan.classes[i])
+    }
+
     /// Read `element.handler`, combining the workers' answers.
     pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
         self.read_handler_with(element, handler, "")
@@ -117,7 +122,7 @@ impl Router {
     /// Read `element.handler` with a parameter (empty: none).
     pub fn read_handler_with(&self, element: &str, handler: &str, param: &str) -> Result<String, ControlError> {
         let i = self.element_index(element)?;
-        let spec = handler_spec(&self.plan, i, handler)?;
+        let spec = handler_spec(&self.plan, i, &self.class_of(i), handler)?;
         let values =
             self.graphs.iter().map(|g| read_on(&self.plan, g, i, handler, param)).collect::<Result<Vec<_>, _>>()?;
         Ok(combine(spec.combine, values))
@@ -126,7 +131,7 @@ impl Router {
     /// Write `element.handler` on every worker.
     pub fn write_handler(&mut self, element: &str, handler: &str, value: &str) -> Result<(), ControlError> {
         let i = self.element_index(element)?;
-        handler_spec(&self.plan, i, handler)?;
+        handler_spec(&self.plan, i, &self.class_of(i), handler)?;
         for g in &mut self.graphs {
             write_on(&self.plan, g, i, handler, value)?;
         }
@@ -135,7 +140,8 @@ impl Router {
 
     /// Whether `element.handler` exists and can be read (or written), without calling it.
     pub fn check_handler(&self, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
-        check_handler(&self.plan, element, handler, write)
+        let i = self.element_index(element)?;
+        check_handler(&self.plan, i, &self.class_of(i), handler, write)
     }
 
     /// Pin worker `i` to CPU `cpus[i % cpus.len()]` when started (each worker then owns a
@@ -193,7 +199,7 @@ impl Router {
             threads.push(handle);
         }
         let current = Mutex::new(
-            self.plan.graph.elements.iter().zip(&self.plan.classes).map(|(e, c)| (c.name, e.config.clone())).collect(),
+            self.plan.graph.elements.iter().zip(&self.plan.classes).map(|(e, c)| (*c, e.config.clone())).collect(),
         );
         Running { plan: self.plan, shared, qsbr, mailboxes, threads, current }
     }
@@ -236,7 +242,7 @@ pub struct Running {
     mailboxes: Vec<Sender<Command>>,
     threads: Vec<JoinHandle<WorkerGraph>>,
     /// Class and configuration each element runs now (changed by swaps); control side only.
-    current: Mutex<Vec<(&'static str, String)>>,
+    current: Mutex<Vec<(ElementClass, String)>>,
 }
 
 impl Running {
@@ -280,7 +286,7 @@ impl Running {
     /// Read a handler with a parameter (empty: none) on the running router.
     pub fn read_handler_with(&self, element: &str, handler: &str, param: &str) -> Result<String, ControlError> {
         let i = self.element_index(element)?;
-        let spec = handler_spec(&self.plan, i, handler)?;
+        let spec = handler_spec(&self.plan, i, &self.class_of(i), handler)?;
         let mut values = Vec::new();
         for m in &self.mailboxes {
             let (tx, rx) = bounded(1);
@@ -294,7 +300,7 @@ impl Running {
     /// Write a handler on every worker.
     pub fn write_handler(&self, element: &str, handler: &str, value: &str) -> Result<(), ControlError> {
         let i = self.element_index(element)?;
-        handler_spec(&self.plan, i, handler)?;
+        handler_spec(&self.plan, i, &self.class_of(i), handler)?;
         for m in &self.mailboxes {
             let (tx, rx) = bounded(1);
             m.send(Command::Write { element: i, handler: handler.to_string(), value: value.to_string(), reply: tx })
@@ -322,32 +328,35 @@ impl Running {
         }
         let old: Vec<Box<Instance>> =
             replies.into_iter().map(|r| r.recv().map_err(|_| ControlError::Stopped)).collect::<Result<_, _>>()?;
-        self.current.lock().expect("not poisoned")[i] = (old_class_name(registry, class), config.to_string());
+        if let Some(c) = registry.get(class) {
+            self.current.lock().expect("not poisoned")[i] = (c, config.to_string());
+        }
         self.qsbr.synchronize();
         drop(old);
         Ok(())
     }
 
+    /// The class element `i` runs as now.
+    fn class_of(&self, i: usize) -> ElementClass {
+        self.current.lock().expect("not poisoned")[i].0
+    }
+
     /// Each element's name with the class and configuration it runs now.
     pub fn implementations(&self) -> Vec<(String, &'static str, String)> {
         let cur = self.current.lock().expect("not poisoned");
-        self.plan.graph.elements.iter().zip(cur.iter()).map(|(e, (c, cfg))| (e.name.clone(), *c, cfg.clone())).collect()
+        self.plan.graph.elements.iter().zip(cur.iter()).map(|(e, (c, cfg))| (e.name.clone(), c.name, cfg.clone())).collect()
     }
 
     /// Whether `element.handler` exists and can be read (or written), without calling it.
     pub fn check_handler(&self, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
-        check_handler(&self.plan, element, handler, write)
+        let i = self.element_index(element)?;
+        check_handler(&self.plan, i, &self.class_of(i), handler, write)
     }
 }
 
-/// The registry's static name for a class (swaps record it for `implementations`).
-fn old_class_name(registry: &Registry, class: &str) -> &'static str {
-    registry.get(class).map(|c| c.name).unwrap_or("?")
-}
-
-fn check_handler(plan: &Plan, element: &str, handler: &str, write: bool) -> Result<(), ControlError> {
-    let i = element_index(plan, element)?;
-    let spec = handler_spec(plan, i, handler)?;
+fn check_handler(plan: &Plan, i: usize, class: &ElementClass, handler: &str, write: bool) -> Result<(), ControlError> {
+    let element = plan.graph.elements[i].name.as_str();
+    let spec = handler_spec(plan, i, class, handler)?;
     let (element, handler) = (element.to_string(), handler.to_string());
     match (write, spec.read, spec.write) {
         (false, false, _) => Err(ControlError::NotReadable { element, handler }),
@@ -425,16 +434,18 @@ fn element_index(plan: &Plan, name: &str) -> Result<usize, ControlError> {
     })
 }
 
-fn handler_spec(plan: &Plan, i: usize, handler: &str) -> Result<HandlerSpec, ControlError> {
-    GENERIC_HANDLERS.iter().chain(plan.classes[i].handlers.iter()).find(|h| h.name == handler).copied().ok_or_else(
-        || ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() },
-    )
+/// The handler `handler` of element `i`, which now runs as `class` (its declared class, or
+/// the class a swap put in its place).
+fn handler_spec(plan: &Plan, i: usize, class: &ElementClass, handler: &str) -> Result<HandlerSpec, ControlError> {
+    GENERIC_HANDLERS.iter().chain(class.handlers.iter()).find(|h| h.name == handler).copied().ok_or_else(|| {
+        ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() }
+    })
 }
 
 fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str, param: &str) -> Result<String, ControlError> {
     let decl = &plan.graph.elements[i];
     let inst = g.instance(i);
-    let spec = handler_spec(plan, i, handler)?;
+    let spec = handler_spec(plan, i, &inst.class, handler)?;
     if !spec.read {
         return Err(ControlError::NotReadable { element: decl.name.clone(), handler: handler.to_string() });
     }
@@ -460,16 +471,19 @@ fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str, param: &str) -
             .map(|h| format!("{}\t{}{}", h.name, if h.read { "r" } else { "" }, if h.write { "w" } else { "" }))
             .collect::<Vec<_>>()
             .join("\n"),
-        _ => inst
-            .element
-            .read_handler(handler)
-            .ok_or_else(|| ControlError::NoSuchHandler { element: decl.name.clone(), handler: handler.to_string() })?,
+        // The class declares this handler, so an element without an answer failed to read it.
+        _ => inst.element.read_handler(handler).ok_or_else(|| ControlError::HandlerFailed {
+            element: decl.name.clone(),
+            handler: handler.to_string(),
+            message: "the element could not read this handler".into(),
+        })?,
     })
 }
 
 fn write_on(plan: &Plan, g: &mut WorkerGraph, i: usize, handler: &str, value: &str) -> Result<(), ControlError> {
     let decl = &plan.graph.elements[i];
-    let spec = handler_spec(plan, i, handler)?;
+    let class = g.instance(i).class;
+    let spec = handler_spec(plan, i, &class, handler)?;
     if !spec.write {
         return Err(ControlError::NotWritable { element: decl.name.clone(), handler: handler.to_string() });
     }

@@ -38,6 +38,8 @@ pub const ERR_PANIC: i64 = -99;
 /// Handler flags.
 pub const HANDLER_READ: u32 = 1;
 pub const HANDLER_WRITE: u32 = 2;
+/// Handler flag: the value is a number that adds up over workers (a counter).
+pub const HANDLER_SUM: u32 = 4;
 
 /// Packet annotations, shared in place. Must match the host's `sluice::packet::Annotations`.
 #[repr(C)]

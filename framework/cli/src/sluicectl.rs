@@ -44,6 +44,9 @@ enum Command {
     Hotswap { file: PathBuf },
     /// List the elements and what implements each.
     List,
+    /// Load a plugin library (a path the router can read): its classes become usable in
+    /// swaps and hot-swaps.
+    Load { path: PathBuf },
     /// Read a handler again and again.
     Watch {
         handler: String,
@@ -147,6 +150,15 @@ fn run(cli: Cli) -> Result<bool> {
             } else {
                 show(json, "list", &r)
             }
+        }
+        Command::Load { path } => {
+            // The router resolves the path, so make a relative one absolute here.
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            let r = c.request(&format!("LOAD {}", path.display()), None, true)?;
+            if !json && r.is_ok() {
+                println!("{}", r.message());
+            }
+            show(json, "load", &r)
         }
         Command::Watch { handler, interval, count } => {
             let mut n = 0u64;

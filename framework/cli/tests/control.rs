@@ -148,7 +148,6 @@ fn every_click_command_and_reply_code() {
     assert_eq!(r(&mut s, "CHECKWRITE c.reset", false), ["200 Write handler 'c.reset' OK"]);
     assert_eq!(r(&mut s, "CHECKREAD nope.x", false), ["510 No element named 'nope'"]);
     assert_eq!(r(&mut s, "READ", false), ["500 Wrong number of arguments"]);
-    assert_eq!(r(&mut s, "READDATA c.count lots", false), ["500 Syntax error in 'READDATA'"]);
     assert_eq!(r(&mut s, "FROB x", false), ["501 Command 'FROB' unimplemented"]);
     assert!(r(&mut s, "LLRPC c#0x1234", false)[0].starts_with("501 LLRPCs are not supported"));
     assert_eq!(r(&mut s, "READ version", true)[1], format!("DATA 5 {}", env!("CARGO_PKG_VERSION")));
@@ -159,7 +158,7 @@ fn every_click_command_and_reply_code() {
     );
     assert!(r(&mut s, "READ flatconfig", true)[1].contains("c [0] -> [0] q;"));
     assert_eq!(r(&mut s, "WRITE version 1", false), ["530 Handler 'version' read-only"]);
-    assert_eq!(r(&mut s, "HELP", false).len(), 14);
+    assert_eq!(r(&mut s, "HELP", false).len(), 15);
     assert_eq!(r(&mut s, "QUIT", false), ["200 Goodbye!"]);
     let mut rest = String::new();
     assert_eq!(s.read_line(&mut rest).unwrap(), 0, "closed after QUIT");
@@ -223,32 +222,31 @@ fn hotswap_carries_counters_and_queued_packets() {
 
 #[test]
 fn thousand_swaps_under_load_lose_nothing() {
-    const N: u64 = 3_000_000;
-    let cfg = format!(
-        "src :: InfiniteSource(LIMIT {N}, BURST 64) -> c :: Counter -> x :: Null -> q :: Queue(100000) -> Unqueue(BURST 64) -> out :: Counter -> Discard;"
-    );
-    let f = Fixture::new(&cfg);
+    // An endless source keeps packets flowing through all 1000 swaps; then it is switched
+    // off, the graph drains, and every packet that came in has gone out.
+    let cfg = "src :: InfiniteSource(BURST 64) -> c :: Counter -> x :: Null -> q :: Queue(100000) -> Unqueue(BURST 64) -> out :: Counter -> Discard;";
+    let f = Fixture::new(cfg);
     let mut c = f.client();
-    let mut while_flowing = 0;
+    let mut before = f.count(&mut c, "c.count");
+    let mut flowing = 0;
     for i in 0..1000 {
-        let (elem, spec) = if i % 2 == 0 {
-            ("x", "Null")
-        } else {
-            ("q", if i % 4 == 1 { "SimpleQueue(100000)" } else { "Queue(100000)" })
-        };
+        let (elem, spec) = if i % 2 == 0 { ("x", "Null") } else { ("q", if i % 4 == 1 { "SimpleQueue(100000)" } else { "Queue(100000)" }) };
         let r = c.swap(elem, spec).unwrap();
         assert!(r.is_ok(), "swap {i}: {r:?}");
-        if i % 50 == 0 && f.count(&mut c, "c.count") < N {
-            while_flowing += 1;
+        if i % 50 == 49 {
+            let now = f.count(&mut c, "c.count");
+            flowing += (now > before) as u32;
+            before = now;
         }
     }
-    eprintln!("swap checks with traffic: {while_flowing}/20");
-    assert!(while_flowing >= 5, "swaps must happen while packets flow ({while_flowing} checks saw traffic)");
+    assert_eq!(flowing, 20, "packets flowed between every 50 swaps");
+    assert!(c.write("src.active", "false").unwrap().is_ok());
     let out = f.settle(&mut c, "out.count");
+    let input = f.count(&mut c, "c.count");
     let drops = f.count(&mut c, "q.drops");
-    assert_eq!(f.count(&mut c, "c.count"), N);
-    assert_eq!(out + drops, N, "packets in = packets out + counted drops");
-    assert_eq!(drops, 0, "the queue is large enough to drop nothing");
+    eprintln!("{input} packets in, {out} out, {drops} dropped by the queue");
+    assert!(input > 0);
+    assert_eq!(out + drops, input, "packets in = packets out + counted drops");
 }
 
 #[test]
@@ -292,9 +290,15 @@ fn bad_input_closes_the_connection_and_the_data_plane_runs_on() {
     let mut rest = String::new();
     assert_eq!(s.read_line(&mut rest).unwrap_or(0), 0, "closed");
 
-    let mut s = connect_raw(&f.path);
-    let r = raw(&mut s, b"WRITEDATA c.reset 99999999999\r\n", false);
-    assert_eq!(r[0].split(' ').next(), Some("500"));
+    // A refused command that announced data closes the connection: the data must not be
+    // read as commands.
+    for bad in [&b"WRITEDATA c.reset 99999999999\r\n"[..], b"READDATA c.count lots\r\n"] {
+        let mut s = connect_raw(&f.path);
+        let r = raw(&mut s, bad, false);
+        assert_eq!(r[0].split(' ').next(), Some("500"), "{r:?}");
+        let mut rest = String::new();
+        assert_eq!(s.read_line(&mut rest).unwrap_or(0), 0, "closed");
+    }
 
     std::thread::sleep(Duration::from_millis(50));
     let after = f.count(&mut c, "c.count");

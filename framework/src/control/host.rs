@@ -253,6 +253,16 @@ impl RouterHost {
         }
     }
 
+    /// Wait for the router to stop and take it out of the host (for final handler reads);
+    /// `None` if it was already taken. Works while other threads still hold the host.
+    pub fn take_router(&self) -> Option<Router> {
+        let mut st = self.lock();
+        if let Some(r) = st.running.take() {
+            return Some(r.wait());
+        }
+        st.stopped.take()
+    }
+
     /// Wait for the router to stop and take it (for final handler reads).
     pub fn into_router(self) -> Router {
         let st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -91,9 +91,8 @@ impl ControlPlane {
                     if std::fs::symlink_metadata(path).map(|m| m.file_type().is_socket()).unwrap_or(false) {
                         let _ = std::fs::remove_file(path);
                     }
-                    let l = std::os::unix::net::UnixListener::bind(path)
+                    let l = bind_private(path)
                         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on '{}': {e}", path.display())))?;
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
                     l.set_nonblocking(true)?;
                     unix_paths.push(path.clone());
                     bound.push((Bound::Unix(l, path.clone()), spec.access.clone()));
@@ -143,6 +142,31 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         self.stop_now();
     }
+}
+
+/// Bind a Unix socket at `path` that nobody but its owner can ever connect to: bind it
+/// inside a fresh 0700 directory next to `path`, make it 0600, then move it into place.
+fn bind_private(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = parent.join(format!(".sluice-bind-{}-{}", std::process::id(), path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()));
+    std::fs::create_dir(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    let tmp = dir.join("s");
+    let result = (|| {
+        let l = std::os::unix::net::UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "a file is in the way"));
+        }
+        std::fs::rename(&tmp, path)?;
+        Ok(l)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir(&dir);
+    result
 }
 
 async fn accept_loop(b: Bound, actor: Addr<HostActor>, access: Access) {
@@ -308,7 +332,14 @@ where
             Ok(Request::Nothing) => continue,
             Ok(r) => r,
             Err(reply) => {
-                if w.write_all(&reply.to_bytes()).await.is_err() {
+                // A refused command that announced data would leave that data to be read
+                // as commands: close instead.
+                let carries_data = line
+                    .split_ascii_whitespace()
+                    .next()
+                    .map(|w| matches!(w.to_ascii_uppercase().as_str(), "READDATA" | "WRITEDATA" | "SETDATA" | "HOTSWAP"))
+                    .unwrap_or(false);
+                if w.write_all(&reply.to_bytes()).await.is_err() || carries_data {
                     break;
                 }
                 continue;

@@ -182,6 +182,11 @@ impl Element for PluginElement {
         loop {
             // SAFETY: valid instance, name and buffer for the call.
             let n = unsafe { (self.desc().read_handler)(self.inst, cname.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+            if n == abi::ERR_PANIC {
+                // Reads cannot disable the element (they see it shared); say what happened.
+                tracing::error!("plugin element of class {} panicked in read handler '{name}'", self.class.class.name);
+                return None;
+            }
             if n < 0 {
                 return None;
             }
@@ -217,24 +222,29 @@ impl Element for PluginElement {
     }
 
     fn take_state(&mut self) -> Option<State> {
+        // The host's own counts always carry over; the plugin's state when it has one.
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
+        let bytes = loop {
             // SAFETY: valid instance and buffer.
             let n = unsafe { (self.desc().take_state)(self.inst, buf.as_mut_ptr(), buf.len()) };
             if n <= 0 {
-                return None;
+                break Vec::new();
             }
             if n as usize <= buf.len() {
                 buf.truncate(n as usize);
-                return Some(Box::new(PluginState { class: self.class.class.name, bytes: buf }));
+                break buf;
             }
             buf.resize(n as usize, 0);
-        }
+        };
+        Some(Box::new(PluginState { class: self.class.class.name, bytes, drops: self.drops.clone() }))
     }
 
     fn give_state(&mut self, state: State) {
         if let Ok(s) = state.downcast::<PluginState>() {
-            if s.class == self.class.class.name {
+            for r in 0..DROP_REASONS.len() {
+                self.drops.count(r, s.drops.get(r));
+            }
+            if s.class == self.class.class.name && !s.bytes.is_empty() {
                 // SAFETY: valid instance and bytes.
                 let rc = unsafe { (self.desc().give_state)(self.inst, s.bytes.as_ptr(), s.bytes.len()) };
                 if rc == abi::ERR_PANIC {
@@ -249,6 +259,7 @@ impl Element for PluginElement {
 struct PluginState {
     class: &'static str,
     bytes: Vec<u8>,
+    drops: DropCounts,
 }
 
 impl Drop for PluginElement {

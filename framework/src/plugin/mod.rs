@@ -112,7 +112,12 @@ pub fn load(path: &Path, builtin: &dyn Fn(&str) -> bool) -> Result<Loaded, Strin
     // SAFETY: loading runs the library's initializers; that is what loading a plugin means.
     let lib = unsafe { libloading::Library::new(&copy) };
     let _ = std::fs::remove_file(&copy); // the mapping stays; the name must never be reused
-    let lib = lib.map_err(|e| fail(e.to_string()))?;
+    let lib = lib.map_err(|e| {
+        fail(match std::error::Error::source(&e) {
+            Some(why) => format!("{e}: {why}"),
+            None => e.to_string(),
+        })
+    })?;
     // SAFETY: the symbol's type is fixed by the ABI; checked by magic and version below.
     let entry: EntryFn = unsafe {
         *lib.get::<EntryFn>(abi::ENTRY_SYMBOL)
@@ -189,7 +194,8 @@ fn describe(lib: &Arc<Library>, cd: *const ClassDesc) -> Result<LoadedClass, Str
             name: hname,
             read: hd.flags & abi::HANDLER_READ != 0,
             write: hd.flags & abi::HANDLER_WRITE != 0,
-            combine: Combine::First,
+            // Counters add up over workers when the plugin says so.
+            combine: if hd.flags & abi::HANDLER_SUM != 0 { Combine::Sum } else { Combine::First },
             doc: "(plugin handler)",
         });
     }
