@@ -29,14 +29,34 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations made while running the graph over `packets` packets (build excluded).
-fn allocations_for(packets: u64) -> u64 {
-    let cfg = format!(
+/// A UDP packet 10.0.0.1:1234 -> 10.0.1.2:53 in Ethernet, with a valid IP checksum.
+const UDP_FRAME: &str = "02000000000202000000000108004500002e00010000401165bc0a0000010a00010204d20035001a0000736c756963652d616c6c6f632d7465737421";
+
+/// The standard path: queues, tees, header stripping.
+fn standard(packets: u64) -> String {
+    format!(
         "InfiniteSource(LENGTH 64, LIMIT {packets}, BURST 64, STOP true)
            -> Counter -> Strip(14) -> Unstrip(14) -> t :: Tee(2);
          t[0] -> Queue(512) -> Unqueue(BURST 64) -> c :: Counter -> Discard;
          t[1] -> Discard;"
-    );
+    )
+}
+
+/// A router path: header check, filter, route lookup, TTL, NAT, encapsulation.
+fn router(packets: u64) -> String {
+    format!(
+        "InfiniteSource(DATA \\<{UDP_FRAME}>, LIMIT {packets}, BURST 64, STOP true)
+           -> Strip(14) -> CheckIPHeader -> IPFilter(allow udp, deny all)
+           -> rt :: RadixIPLookup(10.0.1.0/24 0, 0.0.0.0/0 1) -> DecIPTTL
+           -> IPRewriter(pattern 192.0.2.1 1024-65535 - - 0 0)
+           -> EtherEncap(0x0800, 2:0:0:0:0:1, 2:0:0:0:0:2) -> c :: Counter -> Discard;
+         rt[1] -> Discard;"
+    )
+}
+
+/// Allocations made while running the graph `cfg(packets)` (build excluded).
+fn allocations_for(cfg: fn(u64) -> String, packets: u64) -> u64 {
+    let cfg = cfg(packets);
     let plan = plan_str("<alloc>", &cfg, &[], &sluice_elements::registry(), Path::new(".")).unwrap();
     let router = Router::new(plan, 1).unwrap();
     let before = ALLOCS.load(Ordering::Relaxed);
@@ -48,9 +68,11 @@ fn allocations_for(packets: u64) -> u64 {
 
 #[test]
 fn data_path_allocations_do_not_grow_with_packets() {
-    let small = allocations_for(10_000);
-    let large = allocations_for(1_000_000);
-    // Start-up (thread, pool warm-up) allocates; 990 000 more packets may add only noise.
-    eprintln!("allocations: {small} for 10k packets, {large} for 1M");
-    assert!(large <= small + 64, "{small} allocations for 10k packets, {large} for 1M");
+    for (name, cfg) in [("standard", standard as fn(u64) -> String), ("router", router)] {
+        let small = allocations_for(cfg, 10_000);
+        let large = allocations_for(cfg, 1_000_000);
+        // Start-up (thread, pool warm-up) allocates; 990 000 more packets may add only noise.
+        eprintln!("{name}: {small} allocations for 10k packets, {large} for 1M");
+        assert!(large <= small + 64, "{name}: {small} allocations for 10k packets, {large} for 1M");
+    }
 }
