@@ -168,7 +168,7 @@ fn sluicectl(sock: &Path, args: &[&str]) -> Output {
 #[test]
 fn control_socket_from_the_command_line_and_sluicectl() {
     let sock = tmp("run.sock");
-    let mut child = sluice()
+    let child = sluice()
         .args(["run", "-h", "c.count", "--control", sock.to_str().unwrap(), "-e"])
         .arg("src :: InfiniteSource(LIMIT 500, BURST 50) -> c :: Counter -> q :: Queue -> Unqueue -> Discard")
         .stdout(Stdio::piped())
