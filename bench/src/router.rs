@@ -365,7 +365,7 @@ pub fn run(s: Settings) {
     *ADDRESSES.lock().expect("not poisoned") = Some(Arc::new(uniform(1 << 20, 3)));
     let mut rows = Vec::new();
     let mut generic = Vec::new();
-    for table in tables.iter().skip(1) {
+    for table in tables.iter() {
         let routes: String = table.routes.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
         let classes = ["RadixIPLookup", "DirectIPLookup"];
         let samples = interleave(s.rounds(), classes.len(), |v| run_path(classes[v], &routes, packets));
