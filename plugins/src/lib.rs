@@ -60,30 +60,36 @@ impl Packet {
     /// `views` must be valid for `n` elements, each describing live packet memory, for the
     /// duration of the borrow.
     #[doc(hidden)]
+    #[inline]
     pub unsafe fn slice_from_views<'a>(views: *mut abi::PacketView, n: usize) -> &'a mut [Packet] {
         // SAFETY: Packet is repr(transparent) over PacketView; validity is the caller's.
         unsafe { std::slice::from_raw_parts_mut(views as *mut Packet, n) }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.view.len as usize
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.view.len == 0
     }
 
+    #[inline]
     pub fn data(&self) -> &[u8] {
         // SAFETY: the host guarantees `data..data+len` is valid for the call's duration.
         unsafe { std::slice::from_raw_parts(self.view.data, self.view.len as usize) }
     }
 
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above, and the host gives this call exclusive access.
         unsafe { std::slice::from_raw_parts_mut(self.view.data, self.view.len as usize) }
     }
 
     /// Remove `n` bytes from the front (Click's `pull`); false if the packet is shorter.
+    #[inline]
     pub fn pull(&mut self, n: usize) -> bool {
         if n > self.view.len as usize {
             return false;
@@ -96,6 +102,7 @@ impl Packet {
     }
 
     /// Add `n` bytes at the front (Click's `push`); false if the headroom is too small.
+    #[inline]
     pub fn push(&mut self, n: usize) -> bool {
         if n > self.view.headroom as usize {
             return false;
@@ -108,6 +115,7 @@ impl Packet {
     }
 
     /// Remove `n` bytes from the end (Click's `take`); false if the packet is shorter.
+    #[inline]
     pub fn take(&mut self, n: usize) -> bool {
         if n > self.view.len as usize {
             return false;
@@ -118,6 +126,7 @@ impl Packet {
     }
 
     /// Add `n` bytes at the end (Click's `put`); false if the tailroom is too small.
+    #[inline]
     pub fn put(&mut self, n: usize) -> bool {
         if n > self.view.tailroom as usize {
             return false;
@@ -127,11 +136,13 @@ impl Packet {
         true
     }
 
+    #[inline]
     pub fn anno(&self) -> &Annotations {
         // SAFETY: the host passes a valid annotation block for the call's duration.
         unsafe { &*self.view.anno }
     }
 
+    #[inline]
     pub fn anno_mut(&mut self) -> &mut Annotations {
         // SAFETY: as above, exclusive for the call.
         unsafe { &mut *self.view.anno }
