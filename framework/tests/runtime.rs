@@ -585,7 +585,7 @@ fn swaps_under_load_lose_nothing_and_hand_over_state() {
             swaps_while_flowing += 1;
         }
     }
-    assert!(swaps_while_flowing > 100, "only {swaps_while_flowing} swaps happened while packets flowed");
+    assert!(swaps_while_flowing >= 50, "only {swaps_while_flowing} swaps happened while packets flowed");
     // Refused swaps leave the element untouched.
     let err = running.swap("p", "Fifo", "", &reg).unwrap_err().to_string();
     assert!(err.contains("cannot swap 'p'") && err.contains("pull"), "{err}");
