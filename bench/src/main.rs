@@ -5,9 +5,9 @@
 mod chain;
 mod classifier;
 mod harness;
-mod router;
 mod io;
 mod plugin;
+mod router;
 mod scale;
 mod swap;
 mod trampoline;
@@ -20,8 +20,16 @@ type Scenario = (&'static str, &'static str, fn(Settings));
 const SCENARIOS: &[Scenario] = &[
     ("chain", "1/5/10/20 Counters between an in-memory source and a sink: Mpps, ns per hop", chain::run),
     ("trampoline", "the same chains through trampolines vs direct static calls: overhead %", trampoline::run),
-    ("classifier", "IPFilter with 10/100/885 ClassBench acl1 rules: decision tree vs trying rules in turn", classifier::run),
-    ("router", "IPv4 route lookup: structures over 500/10k/full BGP tables, uniform and Zipf traffic; element path", router::run),
+    (
+        "classifier",
+        "IPFilter with 10/100/885 ClassBench acl1 rules: decision tree vs trying rules in turn",
+        classifier::run,
+    ),
+    (
+        "router",
+        "IPv4 route lookup: structures over 500/10k/full BGP tables, uniform and Zipf traffic; element path",
+        router::run,
+    ),
     ("scale", "the same graph on 1 and 2 pinned workers, each with its own source: speedup", scale::run),
     ("swap", "SWAP an element every 10 ms under full load over a control socket: loss, latency, effect", swap::run),
     ("plugin", "an element as a plugin (Rust and C) vs the same element built in: ns/packet overhead", plugin::run),

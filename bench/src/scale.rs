@@ -4,7 +4,7 @@
 
 use crate::harness::{interleave, median, print_result, print_table, time, Settings};
 use sluice::load::plan_str;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::Path;
 
 /// Per worker: a source of `packets` 64-byte packets, five counters, a sink.

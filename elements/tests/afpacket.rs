@@ -4,7 +4,7 @@
 //! CAP_NET_RAW), as the CI machines have.
 
 use sluice::load::plan_str;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -91,7 +91,9 @@ fn from_device_receives_exactly_what_the_peer_sends() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Wait until the 100 frames are in (bounded).
     let t = Instant::now();
-    while running.read_handler("c", "count").unwrap().parse::<u64>().unwrap() < 100 && t.elapsed() < Duration::from_secs(10) {
+    while running.read_handler("c", "count").unwrap().parse::<u64>().unwrap() < 100
+        && t.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     running.stop();

@@ -13,7 +13,7 @@
 //! they are valid Click configurations too.
 
 use sluice::load::plan_file;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::{Path, PathBuf};
 
 const PCAPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/pcaps");
@@ -35,12 +35,15 @@ fn parse(path: &Path) -> Case {
         if let Some(v) = c.strip_prefix("input:") {
             case.input = Some(v.trim().to_string());
         } else if let Some(v) = c.strip_prefix("expect:") {
-            let (lhs, rhs) = v.split_once('=').unwrap_or_else(|| panic!("{}: bad expect line '{line}'", path.display()));
-            let (e, h) = lhs.trim().split_once('.').unwrap_or_else(|| panic!("{}: '{lhs}' is not ELEM.HANDLER", path.display()));
+            let (lhs, rhs) =
+                v.split_once('=').unwrap_or_else(|| panic!("{}: bad expect line '{line}'", path.display()));
+            let (e, h) =
+                lhs.trim().split_once('.').unwrap_or_else(|| panic!("{}: '{lhs}' is not ELEM.HANDLER", path.display()));
             case.expects.push((e.to_string(), h.to_string(), rhs.trim().to_string()));
         } else if let Some(v) = c.strip_prefix("expect-output:") {
             let n = v.trim().trim_end_matches("packets").trim();
-            case.output_packets = Some(n.parse().unwrap_or_else(|_| panic!("{}: bad expect-output '{v}'", path.display())));
+            case.output_packets =
+                Some(n.parse().unwrap_or_else(|_| panic!("{}: bad expect-output '{v}'", path.display())));
         }
     }
     case
@@ -105,5 +108,11 @@ fn every_conformance_graph_meets_its_expectations() {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} of {} conformance graphs failed:\n{}", failures.len(), paths.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} conformance graphs failed:\n{}",
+        failures.len(),
+        paths.len(),
+        failures.join("\n")
+    );
 }

@@ -5,7 +5,7 @@
 //! `ping`, `ethtool` and `python3` (the Makefile installs them).
 
 use sluice::load::plan_file;
-use sluice::runtime::{RunOptions, Router};
+use sluice::runtime::{Router, RunOptions};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -25,10 +25,8 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let id = std::process::id() % 100_000;
-        let net = Net {
-            ns: [format!("sr0n{id}"), format!("sr1n{id}")],
-            outer: [format!("sr0o{id}"), format!("sr1o{id}")],
-        };
+        let net =
+            Net { ns: [format!("sr0n{id}"), format!("sr1n{id}")], outer: [format!("sr0o{id}"), format!("sr1o{id}")] };
         for k in 0..2 {
             let (ns, outer, inner) = (&net.ns[k], &net.outer[k], format!("sr{k}i{id}"));
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
@@ -70,7 +68,11 @@ impl Drop for Net {
 }
 
 fn python(net: &Net, k: usize, code: &str) -> std::process::Child {
-    net.exec(k, &["timeout", "30", "python3", "-c", code]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    net.exec(k, &["timeout", "30", "python3", "-c", code])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn wait_ready(child: &mut std::process::Child) -> std::io::BufReader<std::process::ChildStdout> {
@@ -136,7 +138,12 @@ fn kernels_talk_through_the_router_graph() {
         .exec(0, &["timeout", "30", "python3", "-c", "import socket\nc=socket.create_connection(('10.0.1.2',9001),timeout=20)\nc.sendall(b'x'*2000000)\nc.shutdown(socket.SHUT_WR)\nprint(c.recv(100).decode())\n"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "2000000", "{}", String::from_utf8_lossy(&client.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&client.stdout).trim(),
+        "2000000",
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
     assert_eq!(last_line(ready, server), "2000000");
 
     // Everything the kernels sent had good IP headers.

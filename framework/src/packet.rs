@@ -473,13 +473,7 @@ impl Packet {
     /// The packet's buffer and window, for the plugin adapter.
     pub(crate) fn raw(&mut self) -> RawPacket {
         let b = self.buf_mut();
-        RawPacket {
-            buf: b.ptr,
-            cap: b.cap as usize,
-            start: b.start as usize,
-            end: b.end as usize,
-            anno: &mut b.anno,
-        }
+        RawPacket { buf: b.ptr, cap: b.cap as usize, start: b.start as usize, end: b.end as usize, anno: &mut b.anno }
     }
 
     /// Set the data window to `[start, end)` of the buffer; false (and nothing changed) if

@@ -15,7 +15,7 @@
 use crate::batch::{Batch, MAX_BATCH};
 use crate::check::Plan;
 use crate::element::{Element, ElementClass, InitCtx, State, TaskStatus};
-use crate::error::{GraphError, GraphErrors};
+use crate::error::GraphErrors;
 use crate::ports::PortKind;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
@@ -30,12 +30,6 @@ pub struct Instance {
     pub element: Box<dyn Element>,
     /// The element asked to run as a task when initialized.
     pub task: bool,
-}
-
-impl Instance {
-    pub fn into_box(self) -> Box<Instance> {
-        Box::new(self)
-    }
 }
 
 /// An output (or pull input) port: where batches go (or come from).
@@ -387,11 +381,6 @@ impl WorkerGraph {
         self.nodes[i].enter(|e, ctx| e.run_task(ctx)).unwrap_or(TaskStatus::Idle)
     }
 
-    /// Push a batch into input `port` of node `i` from outside the graph (tests, injection).
-    pub fn inject(&self, i: usize, port: usize, batch: Batch) {
-        self.nodes[i].push(port, batch);
-    }
-
     pub fn instance(&self, i: usize) -> &Instance {
         self.nodes[i].instance()
     }
@@ -444,10 +433,4 @@ impl WorkerGraph {
     pub fn take_state(&mut self, i: usize) -> Option<State> {
         self.nodes[i].instance_mut().element.take_state()
     }
-}
-
-/// Errors for an element instance that could not be built.
-pub fn element_error(plan: &Plan, i: usize, msg: &str) -> GraphError {
-    let d = &plan.graph.elements[i];
-    GraphError::new(d.loc.clone(), format!("{} '{}': {}", d.class, d.name, msg))
 }

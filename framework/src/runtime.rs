@@ -344,7 +344,13 @@ impl Running {
     /// Each element's name with the class and configuration it runs now.
     pub fn implementations(&self) -> Vec<(String, &'static str, String)> {
         let cur = self.current.lock().expect("not poisoned");
-        self.plan.graph.elements.iter().zip(cur.iter()).map(|(e, (c, cfg))| (e.name.clone(), c.name, cfg.clone())).collect()
+        self.plan
+            .graph
+            .elements
+            .iter()
+            .zip(cur.iter())
+            .map(|(e, (c, cfg))| (e.name.clone(), c.name, cfg.clone()))
+            .collect()
     }
 
     /// Whether `element.handler` exists and can be read (or written), without calling it.

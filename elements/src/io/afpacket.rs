@@ -51,7 +51,13 @@ fn packet_socket(ifname: &str, nonblock: bool) -> io::Result<(OwnedFd, i32)> {
 fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, value: &T, what: &str, ifname: &str) -> io::Result<()> {
     // SAFETY: `value` points to a valid T of the size given.
     let r = unsafe {
-        libc::setsockopt(fd.as_raw_fd(), level, name, value as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32)
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            value as *const T as *const libc::c_void,
+            std::mem::size_of::<T>() as u32,
+        )
     };
     if r < 0 {
         return Err(last_error(what, ifname));
@@ -67,7 +73,11 @@ fn bind(fd: &OwnedFd, index: i32, ifname: &str) -> io::Result<()> {
     sll.sll_ifindex = index;
     // SAFETY: valid address of the right size.
     let r = unsafe {
-        libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32)
+        libc::bind(
+            fd.as_raw_fd(),
+            &sll as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
     };
     if r < 0 {
         return Err(last_error("cannot bind", ifname));
@@ -117,7 +127,14 @@ impl RxRing {
         let map_len = BLOCK_SIZE * BLOCK_COUNT;
         // SAFETY: mapping the ring the kernel just allocated for this socket.
         let map = unsafe {
-            libc::mmap(std::ptr::null_mut(), map_len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
         };
         if map == libc::MAP_FAILED {
             return Err(last_error("cannot map the receive ring", ifname));
@@ -130,8 +147,20 @@ impl RxRing {
         }
         bind(&ring.fd, index, ifname)?;
         if opts.promisc {
-            let mreq = libc::packet_mreq { mr_ifindex: index, mr_type: libc::PACKET_MR_PROMISC as u16, mr_alen: 0, mr_address: [0; 8] };
-            setsockopt(&ring.fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq, "cannot enable promiscuous mode", ifname)?;
+            let mreq = libc::packet_mreq {
+                mr_ifindex: index,
+                mr_type: libc::PACKET_MR_PROMISC as u16,
+                mr_alen: 0,
+                mr_address: [0; 8],
+            };
+            setsockopt(
+                &ring.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                &mreq,
+                "cannot enable promiscuous mode",
+                ifname,
+            )?;
         }
         if let Some(group) = opts.fanout {
             let arg: u32 = group as u32 | (libc::PACKET_FANOUT_HASH << 16);
@@ -175,7 +204,8 @@ impl RxRing {
             // The link-level address that follows the header says whether we sent it.
             let sll = unsafe {
                 &*(self.next.add(
-                    (std::mem::size_of::<libc::tpacket3_hdr>() + libc::TPACKET_ALIGNMENT - 1) & !(libc::TPACKET_ALIGNMENT - 1),
+                    (std::mem::size_of::<libc::tpacket3_hdr>() + libc::TPACKET_ALIGNMENT - 1)
+                        & !(libc::TPACKET_ALIGNMENT - 1),
                 ) as *const libc::sockaddr_ll)
             };
             let mine = sll.sll_pkttype == libc::PACKET_OUTGOING;
@@ -230,7 +260,12 @@ impl TxSocket {
     pub fn open(ifname: &str) -> io::Result<TxSocket> {
         let (fd, index) = packet_socket(ifname, false)?;
         bind(&fd, index, ifname)?;
-        Ok(TxSocket { fd, iov: Vec::with_capacity(sluice::MAX_BATCH), msgs: Vec::with_capacity(sluice::MAX_BATCH), ifname: ifname.into() })
+        Ok(TxSocket {
+            fd,
+            iov: Vec::with_capacity(sluice::MAX_BATCH),
+            msgs: Vec::with_capacity(sluice::MAX_BATCH),
+            ifname: ifname.into(),
+        })
     }
 
     /// Send every packet of `batch`; returns how many the kernel took.
@@ -251,7 +286,12 @@ impl TxSocket {
         while sent < self.msgs.len() {
             // SAFETY: `msgs[sent..]` are valid headers pointing at live packet data.
             let r = unsafe {
-                libc::sendmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr().add(sent), (self.msgs.len() - sent) as u32, 0)
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    self.msgs.as_mut_ptr().add(sent),
+                    (self.msgs.len() - sent) as u32,
+                    0,
+                )
             };
             if r < 0 {
                 let e = io::Error::last_os_error();

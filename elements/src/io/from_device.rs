@@ -63,7 +63,8 @@ fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> 
         return Err(format!("METHOD must be LINUX or PCAP, not '{method}'").into());
     }
     // One fanout group per element and process, so several workers share the traffic.
-    let group = (std::process::id() as u16) ^ (ctx.name.bytes().fold(0u16, |h, b| h.wrapping_mul(31).wrapping_add(b as u16)));
+    let group =
+        (std::process::id() as u16) ^ (ctx.name.bytes().fold(0u16, |h, b| h.wrapping_mul(31).wrapping_add(b as u16)));
     Ok(Box::new(FromDevice {
         devname,
         opts: RxOptions { promisc, outgoing: outbound, fanout: (ctx.nworkers > 1).then_some(group) },

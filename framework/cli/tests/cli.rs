@@ -194,7 +194,11 @@ fn control_socket_from_the_command_line_and_sluicectl() {
     let o = sluicectl(&sock, &["swap", "q", "Queue(64)"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = sluicectl(&sock, &["--json", "list"]);
-    assert!(text(&o.stdout).contains("{\"class\":\"Queue\",\"implementation\":\"builtin\",\"name\":\"q\"}"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("{\"class\":\"Queue\",\"implementation\":\"builtin\",\"name\":\"q\"}"),
+        "{}",
+        text(&o.stdout)
+    );
     let o = sluicectl(&sock, &["watch", "c.count", "-n", "2", "-i", "0.05"]);
     assert_eq!(text(&o.stdout), "500\n500\n");
     let g = tmp("next.graph");
@@ -220,11 +224,17 @@ fn tcp_control_socket_takes_its_token_from_sluice_toml() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("a TCP control socket needs a token"), "{}", text(&o.stderr));
 
-    let mut child =
-        sluice().args(["run", "--config", toml.to_str().unwrap(), "-e", &cfg]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = sluice()
+        .args(["run", "--config", toml.to_str().unwrap(), "-e", &cfg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let addr = format!("127.0.0.1:{port}");
     let t = Instant::now();
-    let ctl = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_sluicectl")).args(["--tcp", &addr]).args(args).output().unwrap();
+    let ctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sluicectl")).args(["--tcp", &addr]).args(args).output().unwrap()
+    };
     loop {
         let o = ctl(&["--token", "t0ken", "read", "c.count"]);
         if o.status.success() {

@@ -230,7 +230,11 @@ fn thousand_swaps_under_load_lose_nothing() {
     let mut before = f.count(&mut c, "c.count");
     let mut flowing = 0;
     for i in 0..1000 {
-        let (elem, spec) = if i % 2 == 0 { ("x", "Null") } else { ("q", if i % 4 == 1 { "SimpleQueue(100000)" } else { "Queue(100000)" }) };
+        let (elem, spec) = if i % 2 == 0 {
+            ("x", "Null")
+        } else {
+            ("q", if i % 4 == 1 { "SimpleQueue(100000)" } else { "Queue(100000)" })
+        };
         let r = c.swap(elem, spec).unwrap();
         assert!(r.is_ok(), "swap {i}: {r:?}");
         if i % 50 == 49 {

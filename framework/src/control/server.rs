@@ -151,7 +151,11 @@ fn bind_private(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixLi
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let dir = parent.join(format!(".sluice-bind-{}-{}", std::process::id(), path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()));
+    let dir = parent.join(format!(
+        ".sluice-bind-{}-{}",
+        std::process::id(),
+        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
     std::fs::create_dir(&dir)?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     let tmp = dir.join("s");
@@ -337,7 +341,9 @@ where
                 let carries_data = line
                     .split_ascii_whitespace()
                     .next()
-                    .map(|w| matches!(w.to_ascii_uppercase().as_str(), "READDATA" | "WRITEDATA" | "SETDATA" | "HOTSWAP"))
+                    .map(|w| {
+                        matches!(w.to_ascii_uppercase().as_str(), "READDATA" | "WRITEDATA" | "SETDATA" | "HOTSWAP")
+                    })
                     .unwrap_or(false);
                 if w.write_all(&reply.to_bytes()).await.is_err() || carries_data {
                     break;
