@@ -49,6 +49,7 @@ fn main() {
             Some("graph") => trampoline::run_once(false, n, packets),
             Some("direct") => trampoline::run_once(true, n, packets),
             Some(k) if k.starts_with("classifier-") => classifier::run_once(&k["classifier-".len()..], n, packets),
+            Some(k) if k.starts_with("plugin-") => plugin::run_once(&k["plugin-".len()..], n, packets),
             _ => panic!("{usage}"),
         }
         return;

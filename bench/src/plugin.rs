@@ -240,6 +240,18 @@ fn run_one(element: &str, packets: u64) -> (f64, f64) {
     (cpu, wall)
 }
 
+/// One untimed run for callgrind: `which` is `plugin` or `builtin`, `element` an index
+/// into [`ELEMENTS`] (0: TokenBucket, 1: CPaint).
+pub fn run_once(which: &str, element: usize, packets: u64) {
+    let (tb, cpaint) = plugin_libraries();
+    let registry = sluice_elements::registry();
+    for lib in [&tb, &cpaint] {
+        sluice::plugin::load(lib, &|n| registry.is_builtin(n)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (_, plugin, builtin) = ELEMENTS[element];
+    run_one(if which == "plugin" { plugin } else { builtin }, packets);
+}
+
 pub fn run(s: Settings) {
     let (tb, cpaint) = plugin_libraries();
     let registry = sluice_elements::registry();

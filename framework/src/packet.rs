@@ -38,6 +38,21 @@ pub enum PacketType {
     FastRoute = 6,
 }
 
+impl PacketType {
+    /// The type whose number is `v`; `Host` for a number no type has.
+    pub fn from_u8(v: u8) -> PacketType {
+        match v {
+            1 => PacketType::Broadcast,
+            2 => PacketType::Multicast,
+            3 => PacketType::OtherHost,
+            4 => PacketType::Outgoing,
+            5 => PacketType::Loopback,
+            6 => PacketType::FastRoute,
+            _ => PacketType::Host,
+        }
+    }
+}
+
 /// Per-packet metadata, as Click keeps it next to the packet. The layout is fixed
 /// (`repr(C)`) because plugins share it in place: see `sluice_plugins::abi::Annotations`.
 #[derive(Clone, Debug)]
@@ -47,8 +62,9 @@ pub struct Annotations {
     pub dst_ip: [u8; 4],
     /// Paint annotation (`PAINT_ANNO`).
     pub paint: u8,
-    /// Packet type (host, broadcast, ...).
-    pub packet_type: PacketType,
+    /// Packet type (host, broadcast, ...) as a byte: plugins write it in place, so any
+    /// byte can be here; read it with [`Annotations::packet_type`].
+    packet_type: u8,
     /// VLAN TCI annotation (`VLAN_TCI_ANNO`), host order.
     pub vlan_tci: u16,
     /// Network and transport header positions, absolute offsets in the buffer.
@@ -60,6 +76,19 @@ pub struct Annotations {
     pub user: [u8; USER_ANNO_BYTES],
 }
 
+impl Annotations {
+    /// The packet type annotation (a byte no type has reads as `Host`).
+    #[inline]
+    pub fn packet_type(&self) -> PacketType {
+        PacketType::from_u8(self.packet_type)
+    }
+
+    #[inline]
+    pub fn set_packet_type(&mut self, t: PacketType) {
+        self.packet_type = t as u8;
+    }
+}
+
 impl Default for Annotations {
     fn default() -> Self {
         Annotations {
@@ -67,7 +96,7 @@ impl Default for Annotations {
             paint: 0,
             vlan_tci: 0,
             timestamp_ns: 0,
-            packet_type: PacketType::Host,
+            packet_type: PacketType::Host as u8,
             user: [0; USER_ANNO_BYTES],
             network_header: NO_HEADER,
             transport_header: NO_HEADER,
@@ -81,17 +110,19 @@ struct External {
     handle: *mut std::ffi::c_void,
 }
 
-/// The pooled part of a packet.
+/// The pooled part of a packet. `repr(C)` keeps the fields every element reads (where the
+/// bytes are, the data window) together at the front, in the line the annotations start in.
+#[repr(C)]
 struct PacketBuf {
     /// The bytes: `heap`, or external memory (then `external` says who owns it).
     ptr: *mut u8,
     cap: u32,
     start: u32,
     end: u32,
+    anno: Annotations,
     /// This buffer's own heap memory (kept while an external buffer is in use, for reuse).
     heap: Box<[u8]>,
     external: Option<External>,
-    anno: Annotations,
 }
 
 impl PacketBuf {
@@ -460,27 +491,31 @@ impl Packet {
     }
 }
 
-/// The raw layout of a packet, for handing it across the plugin ABI.
-pub(crate) struct RawPacket {
-    pub buf: *mut u8,
-    pub cap: usize,
-    pub start: usize,
-    pub end: usize,
-    pub anno: *mut Annotations,
-}
-
 impl Packet {
-    /// The packet's buffer and window, for the plugin adapter.
-    pub(crate) fn raw(&mut self) -> RawPacket {
+    /// The packet as a plugin sees it: its data, the room around it, its annotations.
+    #[inline]
+    pub(crate) fn view(&mut self) -> sluice_plugins::abi::PacketView {
         let b = self.buf_mut();
-        RawPacket { buf: b.ptr, cap: b.cap as usize, start: b.start as usize, end: b.end as usize, anno: &mut b.anno }
+        sluice_plugins::abi::PacketView {
+            // SAFETY: start <= cap: inside the buffer.
+            data: unsafe { b.ptr.add(b.start as usize) },
+            len: b.end - b.start,
+            headroom: b.start,
+            tailroom: b.cap - b.end,
+            flags: 0,
+            anno: &mut b.anno as *mut Annotations as *mut sluice_plugins::abi::Annotations,
+        }
     }
 
-    /// Set the data window to `[start, end)` of the buffer; false (and nothing changed) if
-    /// that is not inside the buffer.
-    pub(crate) fn set_window(&mut self, start: usize, end: usize) -> bool {
+    /// Make the data `len` bytes at `data`, as a plugin left its view; false (and nothing
+    /// changed) if that is not inside the buffer.
+    #[inline]
+    pub(crate) fn set_view(&mut self, data: *mut u8, len: u32) -> bool {
         let b = self.buf_mut();
-        if start > end || end > b.cap as usize {
+        let start = (data as usize).wrapping_sub(b.ptr as usize);
+        let end = start.wrapping_add(len as usize);
+        // `start > cap` also catches `data` before the buffer (the subtraction wrapped).
+        if start > b.cap as usize || end > b.cap as usize || end < start {
             return false;
         }
         b.start = start as u32;

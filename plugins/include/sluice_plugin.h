@@ -1,5 +1,6 @@
 /*
- * sluice_plugin.h — the stable C ABI between Sluice and plugin libraries, version 1.
+ * sluice_plugin.h — the stable C ABI between Sluice and plugin libraries, version 2.
+ * (Sluice also loads libraries built for version 1; see "Versions" below.)
  *
  * This header declares, for plugins written in C (or anything that speaks C), exactly the
  * layout of `plugins/src/abi.rs` in the Sluice source tree; keep the two in step. The
@@ -16,12 +17,17 @@
  *   verdict per packet: an output port, or SLUICE_VERDICT_DROP. Verdicts are preset to
  *   output 0. The plugin may change the bytes in `data[0..len)`, and may move `data` back
  *   by at most `headroom` bytes or forward by at most `len`, and set `len` so that the
- *   data ends no later than `tailroom` bytes past its old end; the host checks and applies
- *   the new bounds (a packet outside them is dropped and counted). The plugin must not
- *   keep pointers to a packet, its data or its annotations after `push` returns.
+ *   data ends no later than `tailroom` bytes past its old end. A push that moved any
+ *   packet's `data` or `len` returns SLUICE_PUSH_MOVED: the host then checks and applies
+ *   the new bounds (a packet outside them is dropped and counted). A push that returns 0
+ *   leaves every packet's bounds as they were, whatever it wrote into the views, and
+ *   spares the host a second pass over the batch. The sluice_pull/push/take/put helpers
+ *   below move bounds safely and mark the view (`flags`), so a push can return
+ *   sluice_moved(pkts, n). The plugin must not keep pointers to a packet, its data or its
+ *   annotations after `push` returns.
  * - Annotations are shared in place through `anno` (sluice_annotations, same layout as
- *   the host's). `reserved` is the host's: leave it alone. `packet_type` must stay one of
- *   the SLUICE_PACKET_* values (the host resets anything else to SLUICE_PACKET_HOST).
+ *   the host's). `reserved` is the host's: leave it alone. `packet_type` should be one of
+ *   the SLUICE_PACKET_* values (the host reads anything else as SLUICE_PACKET_HOST).
  * - Strings in descriptors (class name, ports, doc, handler names, plugin name and
  *   version) are NUL-terminated UTF-8 and must stay valid, unchanged, for as long as the
  *   library is loaded: use static storage.
@@ -39,6 +45,10 @@
  *   from then on. C code cannot "panic"; SLUICE_ERR_PANIC is what a Rust plugin returns
  *   when it caught a panic at the boundary, and a C plugin may return it too.
  *
+ * Versions: version 2 added SLUICE_PUSH_MOVED (and named the view's last u32 `flags`).
+ *   A version 1 library returns 0 from push after moving bounds, so the host checks every
+ *   packet of a version 1 library after every push; nothing else differs.
+ *
  * Limits: plugin ports are push ports (port counts in Click's notation, e.g. "1/1" or
  * "1/1-2"), at most SLUICE_MAX_OUTPUTS outputs; state formats are the plugin's own.
  */
@@ -55,11 +65,15 @@ extern "C" {
 /* First field of a sluice_plugin_desc: the bytes "SLUICEPL" read as a little-endian u64. */
 #define SLUICE_PLUGIN_MAGIC UINT64_C(0x4C50454349554C53)
 /* The ABI version this header describes. */
-#define SLUICE_ABI_VERSION 1u
+#define SLUICE_ABI_VERSION 2u
 /* The symbol every plugin library exports (see SLUICE_PLUGIN_ENTRY below). */
 #define SLUICE_ENTRY_SYMBOL "sluice_plugin_v1"
 /* Verdict for a packet the element drops. */
 #define SLUICE_VERDICT_DROP ((uint16_t)0xFFFF)
+/* Flag in what push returns: it moved some packet's data or len (apply the new bounds). */
+#define SLUICE_PUSH_MOVED ((int64_t)1)
+/* Flag the sluice_pull/push/take/put helpers set in sluice_packet_view.flags. */
+#define SLUICE_VIEW_MOVED 1u
 /* Return code of a call that panicked (Rust plugins). */
 #define SLUICE_ERR_PANIC ((int64_t)-99)
 /* Handler flags. */
@@ -97,7 +111,7 @@ typedef struct sluice_packet_view {
     uint32_t len;
     uint32_t headroom; /* bytes available before data (for moving data back) */
     uint32_t tailroom; /* bytes available after data + len (for growing len) */
-    uint32_t reserved;
+    uint32_t flags;    /* the plugin's: 0 when lent; the helpers below set SLUICE_VIEW_MOVED */
     sluice_annotations *anno;
 } sluice_packet_view;
 
@@ -132,7 +146,8 @@ typedef struct sluice_class_desc {
                     size_t err_cap);
 
     /* Process `n` packets that arrived on input `port`: write one verdict per packet
-     * (preset to 0). Return 0, or a negative number to fail (the element is disabled). */
+     * (preset to 0). Return 0; SLUICE_PUSH_MOVED if it moved any packet's data or len;
+     * or a negative number to fail (the element is disabled). */
     int64_t (*push)(void *inst, uint32_t port, sluice_packet_view *pkts, uint32_t n, uint16_t *verdicts);
 
     /* Read handler `name` into `out` (at most `cap` bytes); return the length needed, or
@@ -178,6 +193,35 @@ typedef const sluice_plugin_desc *(*sluice_entry_fn)(void);
 #define SLUICE_EXPORT
 #endif
 #define SLUICE_PLUGIN_ENTRY SLUICE_EXPORT const sluice_plugin_desc *sluice_plugin_v1(void)
+
+/* Click's packet operations on a view, checked: each returns 0 when the view lacks the
+ * room (and leaves it alone), 1 after moving it and marking it SLUICE_VIEW_MOVED. */
+static inline int sluice_pull(sluice_packet_view *p, uint32_t n) { /* remove n bytes at the front */
+    if (n > p->len) return 0;
+    p->data += n; p->len -= n; p->headroom += n; p->flags |= SLUICE_VIEW_MOVED;
+    return 1;
+}
+static inline int sluice_push(sluice_packet_view *p, uint32_t n) { /* add n bytes at the front */
+    if (n > p->headroom) return 0;
+    p->data -= n; p->len += n; p->headroom -= n; p->flags |= SLUICE_VIEW_MOVED;
+    return 1;
+}
+static inline int sluice_take(sluice_packet_view *p, uint32_t n) { /* remove n bytes at the end */
+    if (n > p->len) return 0;
+    p->len -= n; p->tailroom += n; p->flags |= SLUICE_VIEW_MOVED;
+    return 1;
+}
+static inline int sluice_put(sluice_packet_view *p, uint32_t n) { /* add n bytes at the end */
+    if (n > p->tailroom) return 0;
+    p->len += n; p->tailroom -= n; p->flags |= SLUICE_VIEW_MOVED;
+    return 1;
+}
+/* What push returns after using the helpers: SLUICE_PUSH_MOVED if any view moved, else 0. */
+static inline int64_t sluice_moved(const sluice_packet_view *pkts, uint32_t n) {
+    uint32_t f = 0;
+    for (uint32_t i = 0; i < n; i++) f |= pkts[i].flags;
+    return (f & SLUICE_VIEW_MOVED) ? SLUICE_PUSH_MOVED : 0;
+}
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(sluice_annotations) == 72, "sluice_annotations layout");

@@ -1,4 +1,5 @@
-//! The stable C ABI between Sluice and plugin libraries, version 1.
+//! The stable C ABI between Sluice and plugin libraries, version 2 (the host also runs
+//! version 1 libraries).
 //!
 //! A plugin library exports one symbol, [`ENTRY_SYMBOL`] (`sluice_plugin_v1`), a function
 //! returning a pointer to a static [`PluginDesc`]: ABI magic and version, and one
@@ -10,8 +11,12 @@
 //!   per packet: an output port, or [`VERDICT_DROP`]. The plugin may change the bytes in
 //!   `data[0..len]`, and may move `data` back by at most `headroom` bytes or forward by at
 //!   most `len`, and set `len` so that the data ends no later than `tailroom` bytes past its
-//!   old end; the host checks and applies the new bounds (a packet outside them is dropped
-//!   and counted). The plugin must not keep pointers to a packet after `push` returns.
+//!   old end. A `push` that moved any packet's `data` or `len` returns [`PUSH_MOVED`]; the
+//!   host then checks and applies the new bounds (a packet outside them is dropped and
+//!   counted). Without that flag the host keeps every packet's bounds as they were, so a
+//!   batch nobody moved costs no second pass. (Version 1 had no flag: the host checks
+//!   every packet of a version 1 plugin.) The plugin must not keep pointers to a packet
+//!   after `push` returns.
 //! - Annotations are shared in place through `anno` ([`Annotations`], same layout as the
 //!   host's).
 //! - Text and state cross through host buffers: the plugin writes at most `cap` bytes and
@@ -28,11 +33,18 @@ use std::ffi::{c_char, c_void};
 /// First field of a [`PluginDesc`]: the bytes `SLUICEPL`, little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SLUICEPL");
 /// The ABI version this header describes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+/// The oldest ABI version the host still loads.
+pub const MIN_ABI_VERSION: u32 = 1;
 /// The symbol every plugin library exports.
 pub const ENTRY_SYMBOL: &[u8] = b"sluice_plugin_v1";
 /// Verdict for a packet the element drops.
 pub const VERDICT_DROP: u16 = 0xFFFF;
+/// Flag in what `push` returns: some packet's `data` or `len` moved (apply the new bounds).
+pub const PUSH_MOVED: i64 = 1;
+/// Flag in [`PacketView::flags`] the SDK's helpers set on a packet whose bounds they moved
+/// (the host does not read it; it lets a plugin's `push` know what to return).
+pub const VIEW_MOVED: u32 = 1;
 /// Return code of a call that panicked (Rust plugins).
 pub const ERR_PANIC: i64 = -99;
 /// Handler flags.
@@ -65,8 +77,22 @@ pub struct PacketView {
     pub headroom: u32,
     /// Bytes available after `data + len` (for growing `len`).
     pub tailroom: u32,
-    pub reserved: u32,
+    /// The plugin's own: 0 when lent; the SDKs set [`VIEW_MOVED`] here.
+    pub flags: u32,
     pub anno: *mut Annotations,
+}
+
+impl Default for PacketView {
+    fn default() -> Self {
+        PacketView {
+            data: std::ptr::null_mut(),
+            len: 0,
+            headroom: 0,
+            tailroom: 0,
+            flags: 0,
+            anno: std::ptr::null_mut(),
+        }
+    }
 }
 
 /// What an instance is told when it is created.
@@ -109,7 +135,8 @@ pub struct ClassDesc {
         err: *mut u8,
         err_cap: usize,
     ) -> *mut c_void,
-    /// Process `n` packets that arrived on input `port`: write one verdict per packet.
+    /// Process `n` packets that arrived on input `port`: write one verdict per packet;
+    /// return 0, [`PUSH_MOVED`] if bounds moved, or negative to fail.
     pub push:
         unsafe extern "C" fn(inst: *mut c_void, port: u32, pkts: *mut PacketView, n: u32, verdicts: *mut u16) -> i64,
     /// Read handler `name` into `out`; returns the length needed, or negative.

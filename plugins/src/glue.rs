@@ -165,12 +165,15 @@ unsafe extern "C" fn push<T: PluginElement>(
         let pkts = unsafe { Packet::slice_from_views(pkts, n as usize) };
         let verdicts = unsafe { std::slice::from_raw_parts_mut(verdicts, n as usize) };
         e.push(port, pkts, verdicts);
+        // Tell the host whether it must apply new bounds (the accessors mark what they move).
+        let moved = pkts.iter().fold(false, |m, p| m | p.moved());
+        if moved {
+            abi::PUSH_MOVED
+        } else {
+            0
+        }
     }));
-    if r.is_ok() {
-        0
-    } else {
-        abi::ERR_PANIC
-    }
+    r.unwrap_or(abi::ERR_PANIC)
 }
 
 unsafe extern "C" fn read_handler<T: PluginElement>(

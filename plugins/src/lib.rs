@@ -54,6 +54,12 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// Whether `pull`, `push`, `take` or `put` moved this packet's bounds during this call.
+    #[inline]
+    pub fn moved(&self) -> bool {
+        self.view.flags & abi::VIEW_MOVED != 0
+    }
+
     /// View the host's packet array as packets.
     ///
     /// # Safety
@@ -98,6 +104,7 @@ impl Packet {
         self.view.data = unsafe { self.view.data.add(n) };
         self.view.len -= n as u32;
         self.view.headroom += n as u32;
+        self.view.flags |= abi::VIEW_MOVED;
         true
     }
 
@@ -111,6 +118,7 @@ impl Packet {
         self.view.data = unsafe { self.view.data.sub(n) };
         self.view.len += n as u32;
         self.view.headroom -= n as u32;
+        self.view.flags |= abi::VIEW_MOVED;
         true
     }
 
@@ -122,6 +130,7 @@ impl Packet {
         }
         self.view.len -= n as u32;
         self.view.tailroom += n as u32;
+        self.view.flags |= abi::VIEW_MOVED;
         true
     }
 
@@ -133,6 +142,7 @@ impl Packet {
         }
         self.view.len += n as u32;
         self.view.tailroom -= n as u32;
+        self.view.flags |= abi::VIEW_MOVED;
         true
     }
 

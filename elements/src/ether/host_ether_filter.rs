@@ -109,7 +109,7 @@ impl HostEtherFilter {
         } else {
             PacketType::OtherHost
         };
-        p.anno_mut().packet_type = t;
+        p.anno_mut().set_packet_type(t);
         if t == PacketType::OtherHost && self.drop_other {
             Verdict::Filter(OTHER)
         } else {
@@ -216,10 +216,10 @@ mod tests {
             Packet::from_slice(&[0; 10]),           // short
         ];
         let (out, router) = run_element(&HOST_ETHER_FILTER, "02:00:00:00:00:01", 2, input).unwrap();
-        let types: Vec<PacketType> = out[0].iter().map(|p| p.anno().packet_type).collect();
+        let types: Vec<PacketType> = out[0].iter().map(|p| p.anno().packet_type()).collect();
         assert_eq!(types, [PacketType::Host, PacketType::Broadcast, PacketType::Multicast, PacketType::Host]);
         assert_eq!(out[1].len(), 1);
-        assert_eq!(out[1][0].anno().packet_type, PacketType::OtherHost);
+        assert_eq!(out[1][0].anno().packet_type(), PacketType::OtherHost);
         assert_eq!(router.read_handler("e", "drops").unwrap(), "1");
     }
 
@@ -229,7 +229,7 @@ mod tests {
         let input = vec![frame(ME, ME), frame(other, other), frame(ME, other)];
         let (out, router) = run_element(&HOST_ETHER_FILTER, "02:00:00:00:00:01, true, false", 1, input).unwrap();
         assert_eq!(out[0].len(), 2);
-        assert_eq!(out[0][0].anno().packet_type, PacketType::OtherHost);
+        assert_eq!(out[0][0].anno().packet_type(), PacketType::OtherHost);
         let details = router.read_handler("e", "drop_details").unwrap();
         assert!(details.contains("1 sent by this host"), "{details}");
 
@@ -259,8 +259,8 @@ mod tests {
         assert_eq!(pass.len() + other.len(), recs.len());
         for p in &pass {
             assert!(is_multicast(&Frame::new_checked(p.data()).unwrap().dst_addr()));
-            assert_ne!(p.anno().packet_type, PacketType::OtherHost);
+            assert_ne!(p.anno().packet_type(), PacketType::OtherHost);
         }
-        assert!(other.iter().all(|p| p.anno().packet_type == PacketType::OtherHost));
+        assert!(other.iter().all(|p| p.anno().packet_type() == PacketType::OtherHost));
     }
 }

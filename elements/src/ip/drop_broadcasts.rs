@@ -70,7 +70,7 @@ impl Element for DropBroadcasts {
 
 #[inline]
 fn check(p: &mut sluice::Packet) -> Result<(), usize> {
-    match p.anno().packet_type {
+    match p.anno().packet_type() {
         PacketType::Broadcast => Err(0),
         PacketType::Multicast => Err(1),
         _ => Ok(()),
@@ -91,18 +91,19 @@ mod tests {
         let mut input = frames("tcpdump__vrrp.pcap");
         for p in input.iter_mut() {
             let d = p.data();
-            p.anno_mut().packet_type = if d[..6] == [0xff; 6] {
+            let t = if d[..6] == [0xff; 6] {
                 PacketType::Broadcast
             } else if d[0] & 1 == 1 {
                 PacketType::Multicast
             } else {
                 PacketType::Host
             };
+            p.anno_mut().set_packet_type(t);
         }
         let mut unicast = frames("snabb__v4.pcap");
         input.append(&mut unicast);
         let mut b = frames("snabb__v4.pcap").swap_remove(0);
-        b.anno_mut().packet_type = PacketType::Broadcast;
+        b.anno_mut().set_packet_type(PacketType::Broadcast);
         input.push(b);
         let (out, r) = run_element(&DROP_BROADCASTS, "", 2, input).unwrap();
         assert_eq!((out[0].len(), out[1].len()), (43, 166));

@@ -189,7 +189,7 @@ impl ICMPError {
         if !self.unicast(ip.dst_addr()) {
             return Err(2);
         }
-        if matches!(p.anno().packet_type, PacketType::Broadcast | PacketType::Multicast) {
+        if matches!(p.anno().packet_type(), PacketType::Broadcast | PacketType::Multicast) {
             return Err(3);
         }
         if !self.valid_source(ip.src_addr()) {

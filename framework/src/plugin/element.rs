@@ -5,7 +5,6 @@ use super::{loaded, LoadedClass};
 use crate::batch::{Batch, MAX_BATCH};
 use crate::drops::DropCounts;
 use crate::element::{BuildCtx, ConfigError, Ctx, Element, State};
-use crate::packet::PacketType;
 use sluice_plugins::abi::{self, PacketView, VERDICT_DROP};
 use std::ffi::{c_void, CString};
 use std::sync::Arc;
@@ -32,7 +31,10 @@ pub struct PluginElement {
     disabled: bool,
     drops: DropCounts,
     noutputs: usize,
-    views: Vec<PacketView>,
+    /// The views lent to the plugin.
+    views: Box<[PacketView; MAX_BATCH]>,
+    /// Check every packet's bounds after `push` (a version 1 plugin does not flag moves).
+    always_check: bool,
     verdicts: [u16; MAX_BATCH],
 }
 
@@ -65,13 +67,15 @@ pub(crate) fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, Co
         let msg = if msg.is_empty() { "the plugin refused the configuration".to_string() } else { msg };
         return Err(ConfigError(msg));
     }
+    let v1 = class.lib.abi_version < 2;
     Ok(Box::new(PluginElement {
         class,
         inst,
         disabled: false,
         drops: DropCounts::new(DROP_REASONS),
         noutputs: ctx.noutputs,
-        views: Vec::with_capacity(MAX_BATCH),
+        views: Box::new(std::array::from_fn(|_| PacketView::default())),
+        always_check: v1,
         verdicts: [0; MAX_BATCH],
     }))
 }
@@ -90,25 +94,14 @@ impl PluginElement {
     }
 }
 
-impl Element for PluginElement {
-    fn push(&mut self, port: usize, mut batch: Batch, mut ctx: Ctx<'_>) {
-        if self.disabled {
-            self.drops.count(DISABLED, batch.len() as u64);
-            return;
-        }
+impl PluginElement {
+    /// Lend the batch's packets as views, call the plugin, apply what it did; returns false
+    /// when the call failed (the element is then disabled).
+    #[inline]
+    fn call_push(&mut self, port: usize, batch: &mut Batch) -> bool {
         let n = batch.len();
-        self.views.clear();
-        for p in batch.iter_mut() {
-            let r = p.raw();
-            self.views.push(PacketView {
-                // SAFETY: start <= cap, inside the buffer.
-                data: unsafe { r.buf.add(r.start) },
-                len: (r.end - r.start) as u32,
-                headroom: r.start as u32,
-                tailroom: (r.cap - r.end) as u32,
-                reserved: 0,
-                anno: r.anno as *mut abi::Annotations,
-            });
+        for (p, v) in batch.iter_mut().zip(self.views.iter_mut()) {
+            *v = p.view();
         }
         self.verdicts[..n].fill(0);
         // SAFETY: `n` views of live packets and `n` verdict slots, for the call only.
@@ -117,29 +110,37 @@ impl Element for PluginElement {
         };
         if rc < 0 {
             self.disable(if rc == abi::ERR_PANIC { "it panicked" } else { "push failed" });
+            return false;
+        }
+        // Bounds change only when the plugin says so (a version 1 plugin cannot say).
+        if rc & abi::PUSH_MOVED != 0 || self.always_check {
+            for ((p, v), verdict) in batch.iter_mut().zip(self.views.iter()).zip(self.verdicts.iter_mut()) {
+                if !p.set_view(v.data, v.len) {
+                    *verdict = BOUNDS_MARK;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Verdict the adapter puts on a packet whose new bounds fall outside its buffer.
+const BOUNDS_MARK: u16 = VERDICT_DROP - 1;
+
+impl Element for PluginElement {
+    fn push(&mut self, port: usize, mut batch: Batch, mut ctx: Ctx<'_>) {
+        if self.disabled {
+            self.drops.count(DISABLED, batch.len() as u64);
+            return;
+        }
+        let n = batch.len();
+        if !self.call_push(port, &mut batch) {
             self.drops.count(DISABLED, n as u64);
             return;
         }
-        // Apply the new bounds the plugin set, checking them against the buffers.
-        for (k, p) in batch.iter_mut().enumerate() {
-            let v = &self.views[k];
-            let r = p.raw();
-            let start = (v.data as usize).wrapping_sub(r.buf as usize);
-            let ok = (v.data as usize) >= (r.buf as usize) && p.set_window(start, start.saturating_add(v.len as usize));
-            if !ok {
-                self.verdicts[k] = VERDICT_DROP - 1; // marker: bounds
-            }
-            // A plugin can write any byte into the packet type: keep it a valid value.
-            // SAFETY: reading the byte as u8 is always valid; fixing it before any typed read.
-            let pt = unsafe { *(std::ptr::addr_of!((*r.anno).packet_type) as *const u8) };
-            if pt > PacketType::FastRoute as u8 {
-                p.anno_mut().packet_type = PacketType::Host;
-            }
-        }
-        // Route by verdict.
-        let verdicts = self.verdicts;
-        let all_zero = verdicts[..n].iter().all(|&v| v == 0);
-        if all_zero && self.noutputs > 0 {
+        // Route by verdict; the common case, every packet to output 0, passes the batch on whole.
+        let verdicts = &self.verdicts[..n];
+        if self.noutputs > 0 && verdicts.iter().fold(0, |acc, &v| acc | v) == 0 {
             ctx.push(0, batch);
             return;
         }
@@ -155,7 +156,7 @@ impl Element for PluginElement {
                     drops.count(BY_PLUGIN, 1);
                     usize::MAX
                 }
-                x if x == VERDICT_DROP - 1 => {
+                BOUNDS_MARK => {
                     drops.count(BAD_BOUNDS, 1);
                     usize::MAX
                 }

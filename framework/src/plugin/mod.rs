@@ -27,6 +27,8 @@ pub(crate) struct Library {
     pub path: PathBuf,
     pub name: String,
     pub version: String,
+    /// The plugin ABI version the library was built for.
+    pub abi_version: u32,
 }
 
 /// One class of a loaded library.
@@ -133,10 +135,11 @@ pub fn load(path: &Path, builtin: &dyn Fn(&str) -> bool) -> Result<Loaded, Strin
     if d.magic != abi::MAGIC {
         return Err(format!("{what} is not a Sluice plugin (bad magic number)"));
     }
-    if d.abi_version != abi::ABI_VERSION {
+    if !(abi::MIN_ABI_VERSION..=abi::ABI_VERSION).contains(&d.abi_version) {
         return Err(fail(format!(
-            "it was built for plugin ABI version {}, and this Sluice speaks version {}",
+            "it was built for plugin ABI version {}, and this Sluice speaks versions {} to {}",
             d.abi_version,
+            abi::MIN_ABI_VERSION,
             abi::ABI_VERSION
         )));
     }
@@ -145,7 +148,13 @@ pub fn load(path: &Path, builtin: &dyn Fn(&str) -> bool) -> Result<Loaded, Strin
     if d.nclasses == 0 || d.classes.is_null() {
         return Err(fail("it defines no element classes".into()));
     }
-    let lib = Arc::new(Library { _lib: lib, path: path.to_path_buf(), name: name.clone(), version: version.clone() });
+    let lib = Arc::new(Library {
+        _lib: lib,
+        path: path.to_path_buf(),
+        name: name.clone(),
+        version: version.clone(),
+        abi_version: d.abi_version,
+    });
     let mut classes = Vec::new();
     for k in 0..d.nclasses as usize {
         // SAFETY: `classes` has `nclasses` entries.

@@ -96,8 +96,9 @@ static int64_t cpaint_push(void *inst, uint32_t port, sluice_packet_view *pkts, 
     (void)port;
     (void)verdicts; /* preset to output 0: every packet goes on */
     struct cpaint *p = inst;
+    const uint8_t color = p->color; /* read once: the stores below could alias *p */
     for (uint32_t i = 0; i < n; i++) {
-        pkts[i].anno->paint = p->color;
+        pkts[i].anno->paint = color;
     }
     p->count += n;
     return 0;

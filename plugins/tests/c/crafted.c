@@ -17,6 +17,7 @@
  *   before      move data before the start of the buffer
  *   beyond      grow len past the end of the buffer
  *   strip N     remove N bytes from the front (allowed)
+ *   silent N    remove N bytes from the front, but return 0 (no SLUICE_PUSH_MOVED)
  *   type N      set the packet type annotation to N
  *   fail        return -1 from push
  */
@@ -41,7 +42,7 @@
 #define PORTS "1/1"
 #endif
 
-enum mode { PASS, DROP_ODD, VERDICT, BEFORE, BEYOND, STRIP, TYPE, FAIL };
+enum mode { PASS, DROP_ODD, VERDICT, BEFORE, BEYOND, STRIP, SILENT, TYPE, FAIL };
 
 struct crafted {
     enum mode mode;
@@ -63,7 +64,7 @@ static void *create(const uint8_t *config, size_t len, const sluice_build_info *
     struct crafted c = {PASS, 0, 0};
     static const struct { const char *word; enum mode mode; } words[] = {
         {"pass", PASS}, {"drop_odd", DROP_ODD}, {"verdict", VERDICT}, {"before", BEFORE},
-        {"beyond", BEYOND}, {"strip", STRIP}, {"type", TYPE}, {"fail", FAIL},
+        {"beyond", BEYOND}, {"strip", STRIP}, {"silent", SILENT}, {"type", TYPE}, {"fail", FAIL},
     };
     size_t k;
     for (k = 0; k < sizeof words / sizeof words[0]; k++) {
@@ -96,11 +97,13 @@ static int64_t push(void *inst, uint32_t port, sluice_packet_view *pkts, uint32_
         case BEFORE: p->data -= p->headroom + 1; p->len += p->headroom + 1; break;
         case BEYOND: p->len += p->tailroom + 1; break;
         case STRIP: p->data += c->arg; p->len -= (uint32_t)c->arg; break;
+        case SILENT: p->data += c->arg; p->len -= (uint32_t)c->arg; break;
         case TYPE: p->anno->packet_type = (uint8_t)c->arg; break;
         case FAIL: return -1;
         }
     }
-    return 0;
+    /* Version 1 had no flag: its host checks every packet anyway. */
+    return (c->mode == BEFORE || c->mode == BEYOND || c->mode == STRIP) && ABI >= 2 ? SLUICE_PUSH_MOVED : 0;
 }
 
 static int64_t read_handler(void *inst, const char *name, uint8_t *out, size_t cap) {

@@ -22,7 +22,7 @@ int main(void) {
     OFF(sluice_packet_view, len);
     OFF(sluice_packet_view, headroom);
     OFF(sluice_packet_view, tailroom);
-    OFF(sluice_packet_view, reserved);
+    OFF(sluice_packet_view, flags);
     OFF(sluice_packet_view, anno);
     SIZE(sluice_build_info);
     OFF(sluice_build_info, name);
@@ -58,6 +58,8 @@ int main(void) {
     printf("SLUICE_ENTRY_SYMBOL %s\n", SLUICE_ENTRY_SYMBOL);
     printf("SLUICE_VERDICT_DROP %u\n", (unsigned)SLUICE_VERDICT_DROP);
     printf("SLUICE_ERR_PANIC %" PRId64 "\n", SLUICE_ERR_PANIC);
+    printf("SLUICE_PUSH_MOVED %" PRId64 "\n", SLUICE_PUSH_MOVED);
+    printf("SLUICE_VIEW_MOVED %u\n", SLUICE_VIEW_MOVED);
     printf("SLUICE_HANDLER_READ %u\n", SLUICE_HANDLER_READ);
     printf("SLUICE_HANDLER_WRITE %u\n", SLUICE_HANDLER_WRITE);
     printf("SLUICE_MAX_OUTPUTS %d\n", SLUICE_MAX_OUTPUTS);

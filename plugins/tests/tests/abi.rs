@@ -42,7 +42,7 @@ fn the_c_header_matches_abi_rs() {
     size!("sluice_annotations", Annotations);
     off!("sluice_annotations", Annotations, dst_ip, paint, packet_type, vlan_tci, reserved, timestamp_ns, user);
     size!("sluice_packet_view", PacketView);
-    off!("sluice_packet_view", PacketView, data, len, headroom, tailroom, reserved, anno);
+    off!("sluice_packet_view", PacketView, data, len, headroom, tailroom, flags, anno);
     size!("sluice_build_info", BuildInfo);
     off!("sluice_build_info", BuildInfo, name, ninputs, noutputs, worker, nworkers);
     size!("sluice_handler_desc", HandlerDesc);
@@ -71,6 +71,8 @@ fn the_c_header_matches_abi_rs() {
     rust.push(("SLUICE_ENTRY_SYMBOL", String::from_utf8(ENTRY_SYMBOL.to_vec()).unwrap()));
     rust.push(("SLUICE_VERDICT_DROP", VERDICT_DROP.to_string()));
     rust.push(("SLUICE_ERR_PANIC", ERR_PANIC.to_string()));
+    rust.push(("SLUICE_PUSH_MOVED", PUSH_MOVED.to_string()));
+    rust.push(("SLUICE_VIEW_MOVED", VIEW_MOVED.to_string()));
     rust.push(("SLUICE_HANDLER_READ", HANDLER_READ.to_string()));
     rust.push(("SLUICE_HANDLER_WRITE", HANDLER_WRITE.to_string()));
     // The host's limits and enums, which the header repeats.
@@ -92,7 +94,13 @@ fn the_c_header_matches_abi_rs() {
 fn the_abi_annotations_are_the_hosts() {
     assert_eq!(size_of::<Annotations>(), size_of::<sluice::packet::Annotations>());
     assert_eq!(offset_of!(Annotations, paint), offset_of!(sluice::packet::Annotations, paint));
-    assert_eq!(offset_of!(Annotations, packet_type), offset_of!(sluice::packet::Annotations, packet_type));
+    // The packet type is private to the host (any byte reads as a valid type): check its
+    // place by writing it through the host and reading it through the ABI's layout.
+    let mut p = sluice::Packet::from_slice(&[0; 64]);
+    p.anno_mut().set_packet_type(sluice::packet::PacketType::OtherHost);
+    // SAFETY: same size (asserted above); reading plain bytes.
+    let seen = unsafe { (*(p.anno() as *const sluice::packet::Annotations as *const Annotations)).packet_type };
+    assert_eq!(seen, sluice::packet::PacketType::OtherHost as u8);
     assert_eq!(offset_of!(Annotations, vlan_tci), offset_of!(sluice::packet::Annotations, vlan_tci));
     assert_eq!(offset_of!(Annotations, timestamp_ns), offset_of!(sluice::packet::Annotations, timestamp_ns));
     assert_eq!(offset_of!(Annotations, user), offset_of!(sluice::packet::Annotations, user));

@@ -66,9 +66,15 @@ fn bad_libraries_are_refused_and_nothing_stays_loaded() {
     eprintln!("bad magic: {e}");
 
     let e = refused(
-        &crafted(&dir, "libabi2.so", &["ABI=2", "CLASS=\"CraftedAbi\""]),
+        &crafted(&dir, "libabi3.so", &["ABI=3", "CLASS=\"CraftedAbi\""]),
         "CraftedAbi",
-        &["built for plugin ABI version 2, and this Sluice speaks version 1"],
+        &["built for plugin ABI version 3, and this Sluice speaks versions 1 to 2"],
+    );
+    eprintln!("ABI version: {e}");
+    let e = refused(
+        &crafted(&dir, "libabi0.so", &["ABI=0", "CLASS=\"CraftedAbi0\""]),
+        "CraftedAbi0",
+        &["built for plugin ABI version 0, and this Sluice speaks versions 1 to 2"],
     );
     eprintln!("ABI version: {e}");
 

@@ -108,8 +108,21 @@ fn panics_in_handlers_and_in_create() {
 
 /// Load the crafted C plugin under class name `class` and run `class(mode)` over `input`.
 fn crafted(class: &str, mode: &str, noutputs: usize, input: Vec<Packet>) -> (Vec<Vec<Packet>>, Router) {
+    crafted_with(class, &[], mode, noutputs, input)
+}
+
+/// `crafted`, compiled with more `-D` definitions (e.g. `ABI=1`).
+fn crafted_with(
+    class: &str,
+    defines: &[&str],
+    mode: &str,
+    noutputs: usize,
+    input: Vec<Packet>,
+) -> (Vec<Vec<Packet>>, Router) {
     let dir = scratch(class);
-    let lib = compile_c(&c_fixture("crafted.c"), &dir, &format!("lib{class}.so"), &[&format!("CLASS=\"{class}\"")]);
+    let name = format!("CLASS=\"{class}\"");
+    let defines: Vec<&str> = std::iter::once(name.as_str()).chain(defines.iter().copied()).collect();
+    let lib = compile_c(&c_fixture("crafted.c"), &dir, &format!("lib{class}.so"), &defines);
     let registry = sluice_elements::registry();
     sluice::plugin::load(&lib, &|n| registry.is_builtin(n)).unwrap_or_else(|e| panic!("{e}"));
     let class = sluice::plugin::class(class).expect("registered");
@@ -150,7 +163,40 @@ fn misbehaving_c_plugins_cost_only_their_packets() {
     assert!(outs[0].iter().all(|p| p.len() == 50 && p.data()[0] == 0x45), "the Ethernet header is gone");
     assert_eq!(number(&r, "e", "drops"), 0);
     let (outs, _) = crafted("CraftedType", "type 200", 1, packets(10));
-    assert!(outs[0].iter().all(|p| p.anno().packet_type == PacketType::Host));
+    assert!(outs[0].iter().all(|p| p.anno().packet_type() == PacketType::Host));
     let (outs, _) = crafted("CraftedType3", "type 3", 1, packets(10));
-    assert!(outs[0].iter().all(|p| p.anno().packet_type == PacketType::OtherHost));
+    assert!(outs[0].iter().all(|p| p.anno().packet_type() == PacketType::OtherHost));
+}
+
+#[test]
+fn bounds_apply_only_when_push_says_they_moved() {
+    // Moved without SLUICE_PUSH_MOVED: the host keeps the bounds it lent, whatever the view says.
+    let (outs, r) = crafted("CraftedSilent", "silent 14", 1, packets(10));
+    assert_eq!(outs[0].len(), 10);
+    assert!(outs[0].iter().all(|p| p.len() == 64 && p.data()[12..14] == [0x08, 0x00]), "the packets are whole");
+    assert_eq!(number(&r, "e", "drops"), 0);
+
+    // A version 1 library has no flag: the host checks and applies every packet's view.
+    let (outs, r) = crafted_with("CraftedV1Silent", &["ABI=1"], "silent 14", 1, packets(10));
+    assert!(outs[0].iter().all(|p| p.len() == 50 && p.data()[0] == 0x45), "the Ethernet header is gone");
+    assert_eq!(number(&r, "e", "drops"), 0);
+    let (outs, r) = crafted_with("CraftedV1Beyond", &["ABI=1"], "beyond", 1, packets(10));
+    assert_eq!(outs[0].len(), 0);
+    assert_eq!(dropped_for(&handler(&r, "e", "drop_details"), "plugin moved the packet outside its buffer"), 10);
+}
+
+#[test]
+fn the_rust_sdk_reports_the_bounds_it_moved() {
+    let registry = sluice_elements::registry();
+    sluice::plugin::load(&faulty(), &|n| registry.is_builtin(n)).unwrap_or_else(|e| panic!("{e}"));
+    let class = sluice::plugin::class("Trim").expect("registered");
+    let mut input = packets(10);
+    input.push(Packet::from_slice(&[1, 2, 3]));
+    let (outs, r) = sluice::testing::run_element(&class, "14, 4", 1, input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outs[0].len(), 10);
+    assert!(outs[0].iter().all(|p| p.len() == 46 && p.data()[0] == 0x45), "Ethernet header and 4 bytes gone");
+    assert_eq!(dropped_for(&handler(&r, "e", "drop_details"), "dropped by the plugin"), 1);
+    // Nothing moved: the batch passes whole.
+    let (outs, _) = sluice::testing::run_element(&class, "0, 0", 1, packets(10)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outs[0].iter().all(|p| p.len() == 64));
 }

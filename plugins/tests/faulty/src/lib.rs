@@ -1,7 +1,8 @@
 //! `PanicAfter(N [, IN where])`: passes packets until it has seen N of them, then panics, in
 //! `push` (default), or in a handler or while being created, as configured. The plugin
 //! tests use it to check that a panic is caught at the ABI boundary, the element is
-//! disabled and its packets are counted as dropped, and the worker goes on.
+//! disabled and its packets are counted as dropped, and the worker goes on. `Trim` moves
+//! packet bounds through the SDK.
 
 use sluice_plugins::abi::{HANDLER_READ, HANDLER_WRITE};
 use sluice_plugins::{export_plugin, BuildInfo, Packet, PluginElement};
@@ -94,4 +95,43 @@ Passes packets, and panics once it has seen N of them (a test element).";
     }
 }
 
-export_plugin!("faulty", "0.1", PanicAfter);
+/// `Trim(FRONT, BACK)`: removes FRONT bytes from the front and BACK from the end of every
+/// packet long enough, through the SDK's `pull` and `take`; drops shorter packets. The
+/// tests use it to check that the SDK tells the host about moved bounds.
+pub struct Trim {
+    front: usize,
+    back: usize,
+}
+
+impl PluginElement for Trim {
+    const CLASS: &'static str = "Trim";
+    const PORTS: &'static str = "1/1";
+    const DOC: &'static str = "Trim(FRONT, BACK)
+
+Removes FRONT bytes at the front and BACK at the end of each packet (a test element).";
+
+    fn create(config: &str, _info: &BuildInfo) -> Result<Self, String> {
+        let n: Vec<usize> = config
+            .split(',')
+            .map(|s| s.trim().parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("expected Trim(FRONT, BACK), found '{config}'"))?;
+        match n[..] {
+            [front, back] => Ok(Trim { front, back }),
+            _ => Err(format!("expected Trim(FRONT, BACK), found '{config}'")),
+        }
+    }
+
+    fn push(&mut self, _port: u32, pkts: &mut [Packet], verdicts: &mut [u16]) {
+        for (p, v) in pkts.iter_mut().zip(verdicts) {
+            if p.len() < self.front + self.back {
+                *v = sluice_plugins::VERDICT_DROP;
+            } else if self.front + self.back > 0 {
+                p.pull(self.front);
+                p.take(self.back);
+            }
+        }
+    }
+}
+
+export_plugin!("faulty", "0.1", PanicAfter, Trim);
