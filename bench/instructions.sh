@@ -2,7 +2,8 @@
 # Instructions per packet, counted by callgrind: each run at two packet counts, the
 # difference of the totals divided by the difference of the counts. Unlike time, the figure
 # does not move with the machine's load.
-#   bench/instructions.sh            chain with 1 and 10 Counters; trampoline graph vs direct
+#   bench/instructions.sh            chain with 1 and 10 Counters; trampoline graph vs direct;
+#                                    plugin elements vs the same elements built in
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)"; exit 1; }
@@ -27,4 +28,11 @@ for n in 10 20; do
   g=$(per_packet graph $n)
   d=$(per_packet direct $n)
   echo "trampoline $n hops: graph $g, direct $d instructions/packet, overhead $(echo "scale=2; ($g - $d) * 100 / $d" | bc) %"
+done
+for e in "0 TokenBucket (Rust)" "1 CPaint (C)"; do
+  set -- $e
+  p=$(per_packet plugin-plugin "$1")
+  b=$(per_packet plugin-builtin "$1")
+  shift
+  echo "plugin $*: plugin $p, built-in $b instructions/packet, overhead $(echo "scale=2; $p - $b" | bc)"
 done

@@ -20,7 +20,7 @@
 //! sluice-token-bucket -p sluice-cpaint` in the bench's own profile and target directory
 //! first (a no-op when they are up to date), and loads them from there.
 
-use crate::harness::{interleave, median, print_result, print_table, time, Settings};
+use crate::harness::{median, print_result, print_table, time, Settings};
 use sluice::element::{BuildCtx, ConfigError, ElementClass, InitCtx, TaskStatus};
 use sluice::load::plan_str;
 use sluice::runtime::{Router, RunOptions};
@@ -259,20 +259,27 @@ pub fn run(s: Settings) {
         let l = sluice::plugin::load(lib, &|n| registry.is_builtin(n)).unwrap_or_else(|e| panic!("{e}"));
         println!("loaded plugin {} {} from {}", l.name, l.version, lib.display());
     }
-    // Many shorter rounds: the median of per-round differences needs them.
-    let packets = s.packets(10_000_000);
-    let rounds = s.rounds() * 2 + 1;
+    // Many short rounds: the median of per-round differences needs them, and a short pair
+    // of runs is more likely to meet the same machine (other tenants come and go).
+    let packets = s.packets(2_000_000);
+    let rounds = s.rounds() * 8 + 1;
     println!(
         "plugin: BenchFlowSource -> X -> Discard, X a plugin or the same element built in, {packets} packets of 64 B \
          in batches of {MAX_BATCH} per run, {rounds} rounds, medians of CPU time"
     );
     let mut walls = vec![Vec::new(); ELEMENTS.len() * 2];
-    let samples = interleave(rounds, ELEMENTS.len() * 2, |v| {
-        let (_, plugin, builtin) = ELEMENTS[v / 2];
-        let (cpu, wall) = run_one(if v % 2 == 0 { plugin } else { builtin }, packets);
-        walls[v].push(wall);
-        cpu
-    });
+    let mut samples = vec![Vec::new(); ELEMENTS.len() * 2];
+    for round in 0..rounds {
+        for (i, (_, plugin, builtin)) in ELEMENTS.iter().enumerate() {
+            // Alternate which of the pair runs first, so a drift in machine speed cancels.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let (cpu, wall) = run_one(if k == 0 { plugin } else { builtin }, packets);
+                samples[2 * i + k].push(cpu);
+                walls[2 * i + k].push(wall);
+            }
+        }
+    }
     let ns = |secs: f64| secs * 1e9 / packets as f64;
     let mut rows = Vec::new();
     let mut overheads = Vec::new();
