@@ -113,6 +113,45 @@ fn from_device_receives_exactly_what_the_peer_sends() {
 }
 
 #[test]
+fn from_device_sets_the_packet_type_as_click_does() {
+    // 100 broadcast frames and 40 unicast frames for another host: Click's FromDevice marks
+    // them BROADCAST and OTHERHOST (from the kernel's sll_pkttype), so DropBroadcasts
+    // keeps exactly the 40.
+    let v = Veth::new("p");
+    let cfg = format!(
+        "FromDevice({}, BURST 64) -> db :: DropBroadcasts -> cl :: Classifier(12/88b5, -);\n\
+         cl [0] -> c :: Counter -> Discard; cl [1] -> Discard;",
+        v.outer
+    );
+    let registry = sluice_elements::registry();
+    let plan = plan_str("<test>", &cfg, &[], &registry, Path::new(".")).unwrap();
+    let running = Router::new(plan, 1).unwrap().start(&RunOptions { workers: 1, keep_running: true });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut unicast = frame(9);
+    unicast[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x77]);
+    let code = format!(
+        "import socket\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(('{}',0))\n\
+         for i in range(100): s.send(bytes.fromhex('{}'))\nfor i in range(40): s.send(bytes.fromhex('{}'))\n",
+        v.inner,
+        hex(&frame(8)),
+        hex(&unicast)
+    );
+    let o = v.python(&code).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = Instant::now();
+    while running.read_handler("db", "drops").unwrap().parse::<u64>().unwrap() < 100
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    running.stop();
+    let r = running.wait();
+    assert_eq!(r.read_handler("c", "count").unwrap(), "40", "only the unicast frames pass DropBroadcasts");
+    assert!(r.read_handler("db", "drops").unwrap().parse::<u64>().unwrap() >= 100);
+}
+
+#[test]
 fn to_device_sends_exactly_what_the_graph_emits() {
     let v = Veth::new("t");
     // The peer listens first and counts our EtherType for at most 5 seconds.

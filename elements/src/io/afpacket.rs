@@ -3,6 +3,7 @@
 //! transmit socket that sends a whole batch with one `sendmmsg`. Several workers on one
 //! interface join a PACKET_FANOUT group, so the kernel spreads flows over them.
 
+use sluice::packet::PacketType;
 use sluice::{Batch, Packet};
 use std::ffi::CString;
 use std::io;
@@ -212,7 +213,10 @@ impl RxRing {
             if outgoing || !mine {
                 let take = data.len().min(snaplen);
                 let mut p = Packet::from_slice(&data[..take]);
-                p.anno_mut().timestamp_ns = h.tp_sec as u64 * 1_000_000_000 + h.tp_nsec as u64;
+                let a = p.anno_mut();
+                a.timestamp_ns = h.tp_sec as u64 * 1_000_000_000 + h.tp_nsec as u64;
+                // Linux numbers its packet types as Click does (host, broadcast, multicast, ...).
+                a.set_packet_type(PacketType::from_u8(sll.sll_pkttype));
                 let _ = out.push(p);
                 n += 1;
             }

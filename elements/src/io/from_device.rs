@@ -11,7 +11,9 @@ sluice::element_class! {
     ///
     /// Captures every packet arriving on interface DEVNAME through an AF_PACKET socket
     /// with a TPACKET_V3 ring shared with the kernel, and pushes them out its output,
-    /// Ethernet header first, with the capture time in the timestamp annotation. While
+    /// Ethernet header first, with the capture time in the timestamp annotation and, as in
+    /// Click, the packet type annotation set from the kernel's verdict (HOST, BROADCAST,
+    /// MULTICAST, OTHERHOST, OUTGOING: what DropBroadcasts and ICMPError read). While
     /// traffic flows no system call is made: packets are copied from the ring into pooled
     /// packets, up to BURST per task run. With several workers, each opens its own ring in
     /// one PACKET_FANOUT group, and the kernel spreads flows over them by hash.
