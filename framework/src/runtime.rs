@@ -114,6 +114,21 @@ impl Router {
         self.graphs.first().map(|g| g.instance(i).class).unwrap_or(self.plan.classes[i])
     }
 
+    /// Each element's name with the class and configuration it runs as now.
+    pub fn implementations(&self) -> Vec<(String, &'static str, String)> {
+        let g = self.graphs.first();
+        self.plan
+            .graph
+            .elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match g {
+                Some(g) => (e.name.clone(), g.instance(i).class.name, g.instance(i).config.clone()),
+                None => (e.name.clone(), self.plan.classes[i].name, e.config.clone()),
+            })
+            .collect()
+    }
+
     /// Read `element.handler`, combining the workers' answers.
     pub fn read_handler(&self, element: &str, handler: &str) -> Result<String, ControlError> {
         self.read_handler_with(element, handler, "")

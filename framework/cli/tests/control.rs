@@ -176,6 +176,9 @@ fn sluice_commands_swap_list_hotswap() {
     let list = c.list().unwrap().text();
     assert!(list.contains("q\tSimpleQueue\tbuiltin\n"), "{list}");
     assert_eq!(c.read("q.capacity").unwrap().text().trim(), "500");
+    let flat = c.read("flatconfig").unwrap().text();
+    assert!(flat.contains("q :: SimpleQueue(500);\n"), "flatconfig shows the element as it runs now: {flat}");
+    assert!(!flat.contains(":: Queue"), "{flat}");
 
     // Refusals name the problem and leave the element as it was.
     let r = c.swap("q", "Queeu(10)").unwrap();

@@ -275,9 +275,9 @@ impl RouterHost {
 
     fn read_global(&self, h: &str) -> Result<String, HostError> {
         let st = self.lock();
-        let plan = match (&st.running, &st.stopped) {
-            (Some(r), _) => r.plan(),
-            (None, Some(r)) => r.plan(),
+        let (plan, now) = match (&st.running, &st.stopped) {
+            (Some(r), _) => (r.plan(), r.implementations()),
+            (None, Some(r)) => (r.plan(), r.implementations()),
             (None, None) => return Err(HostError::Control(ControlError::Stopped)),
         };
         Ok(match h {
@@ -288,7 +288,7 @@ impl RouterHost {
             }
             "classes" => self.registry.names().collect::<Vec<_>>().join("\n") + "\n",
             "config" => st.config.clone(),
-            "flatconfig" => flat_config(plan),
+            "flatconfig" => flat_config(plan, &now),
             "requirements" | "packages" => plan.graph.requirements.iter().map(|r| r.args.join(" ") + "\n").collect(),
             _ if GLOBAL_WRITE.contains(&h) => {
                 return Err(HostError::Control(ControlError::NotReadable { element: String::new(), handler: h.into() }))
@@ -340,11 +340,12 @@ pub fn split_spec(spec: &str) -> Result<(String, String), HostError> {
     Ok((class.to_string(), config.trim().to_string()))
 }
 
-/// Click's `flatconfig`: every element and connection of the flattened graph.
-fn flat_config(plan: &Plan) -> String {
+/// Click's `flatconfig`: every element of the flattened graph as it runs now (`now`: name,
+/// class, configuration, which swaps change), then every connection.
+fn flat_config(plan: &Plan, now: &[(String, &'static str, String)]) -> String {
     let mut s = String::new();
-    for e in &plan.graph.elements {
-        s += &format!("{} :: {}({});\n", e.name, e.class, e.config);
+    for (name, class, config) in now {
+        s += &format!("{name} :: {class}({config});\n");
     }
     for c in &plan.graph.connections {
         s += &format!(
