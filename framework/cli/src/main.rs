@@ -282,10 +282,11 @@ fn run(r: RunArgs, registry: &Registry) -> Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, signalled.clone()).context("installing signal handlers")?;
     }
-    let mut sockets = match control::element::listeners(router.plan(), settings.token.as_deref()) {
+    let graph_sockets = match control::element::listeners(router.plan(), settings.token.as_deref()) {
         Ok(s) => s,
         Err(e) => return report(e),
     };
+    let mut sockets = graph_sockets.clone();
     if let Some(path) = &r.control {
         sockets.push(ListenerSpec { endpoint: Endpoint::Unix(path.clone()), access: Default::default() });
     }
@@ -305,6 +306,7 @@ fn run(r: RunArgs, registry: &Registry) -> Result<ExitCode> {
         let (text, name) = graph_text(&r.graph)?;
         let host = Arc::new(RouterHost::from_router(router, text, name, registry.clone(), opts));
         let plane = ControlPlane::start(host.clone(), sockets)?;
+        plane.follow_hotswaps(&host, &graph_sockets, settings.token.clone());
         while !host.is_finished() {
             if signalled.load(Ordering::Relaxed) {
                 host.stop();

@@ -250,3 +250,54 @@ fn tcp_control_socket_takes_its_token_from_sluice_toml() {
     assert!(ctl(&["--token", "t0ken", "stop"]).status.success());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_hot_swap_opens_and_closes_the_graphs_control_sockets() {
+    let (a, b, keep) = (tmp("hs-a.sock"), tmp("hs-b.sock"), tmp("hs-keep.sock"));
+    let graph = |sock: &Path| {
+        format!(
+            "ControlSocket(unix, \"{}\");\nsrc :: InfiniteSource(LIMIT 5) -> c :: Counter -> Discard;",
+            sock.display()
+        )
+    };
+    let child = sluice()
+        .args(["run", "-h", "c.count", "--control", keep.to_str().unwrap(), "-e", &graph(&a)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !(a.exists() && keep.exists()) {
+        assert!(t.elapsed() < Duration::from_secs(10), "no control sockets");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(text(&sluicectl(&a, &["read", "c.count"]).stdout), "5\n");
+
+    // The new graph's ControlSocket opens; the one it no longer declares closes; the
+    // command line's stays.
+    let g = tmp("hs-next.graph");
+    std::fs::write(&g, graph(&b)).unwrap();
+    let o = sluicectl(&a, &["hotswap", g.to_str().unwrap()]);
+    assert!(text(&o.stdout).starts_with("Hot-swapped the configuration"), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(text(&sluicectl(&b, &["read", "c.count"]).stdout), "10\n", "served on the new graph's socket");
+    assert!(!a.exists(), "the old graph's socket is closed and its file removed");
+    assert_eq!(text(&sluicectl(&keep, &["read", "c.count"]).stdout), "10\n");
+
+    // A socket that cannot be opened refuses the hot-swap, with the ControlSocket's place;
+    // the graph and its socket stay.
+    std::fs::write(&g, graph(Path::new("/nonexistent-dir/x.sock"))).unwrap();
+    let o = sluicectl(&b, &["hotswap", g.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains(":1:15: ControlSocket: cannot listen on '/nonexistent-dir/x.sock'"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(text(&sluicectl(&b, &["read", "c.count"]).stdout), "10\n");
+
+    assert!(sluicectl(&keep, &["stop"]).status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "10\n");
+    assert!(!b.exists() && !keep.exists(), "socket files are removed at exit");
+}

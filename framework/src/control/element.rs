@@ -7,7 +7,7 @@ use super::server::{Endpoint, ListenerSpec};
 use crate::args::{Args, Word};
 use crate::check::Plan;
 use crate::element::{BuildCtx, ConfigError, Element};
-use crate::error::GraphErrors;
+use crate::error::{GraphErrors, Loc};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -99,6 +99,12 @@ impl Element for ControlSocket {}
 /// The sockets the `ControlSocket` elements of `plan` ask for. `default_token` is the token
 /// from `sluice.toml`, used by TCP sockets without their own TOKEN.
 pub fn listeners(plan: &Plan, default_token: Option<&str>) -> Result<Vec<ListenerSpec>, GraphErrors> {
+    Ok(located_listeners(plan, default_token)?.into_iter().map(|(spec, _)| spec).collect())
+}
+
+/// [`listeners`], each with the place of the ControlSocket's configuration (for errors
+/// about a socket that cannot be opened).
+pub fn located_listeners(plan: &Plan, default_token: Option<&str>) -> Result<Vec<(ListenerSpec, Loc)>, GraphErrors> {
     let mut out = Vec::new();
     let mut errs = GraphErrors::default();
     for (i, e) in plan.graph.elements.iter().enumerate() {
@@ -130,7 +136,7 @@ pub fn listeners(plan: &Plan, default_token: Option<&str>) -> Result<Vec<Listene
             },
             (None, None) => unreachable!("parse gives one endpoint"),
         };
-        out.push(ListenerSpec { endpoint, access });
+        out.push((ListenerSpec { endpoint, access }, e.config_loc.clone()));
     }
     errs.into_result(out)
 }

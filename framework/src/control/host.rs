@@ -60,12 +60,18 @@ struct State {
     file: String,
 }
 
+/// What must happen around a hot-swap beyond the routers (the control plane's sockets):
+/// called with the new graph before anything changes, it prepares (or refuses, with
+/// errors at their places) and returns what to do once the new graph runs.
+pub type HotswapHook = Box<dyn Fn(&Plan) -> Result<Box<dyn FnOnce() + Send>, GraphErrors> + Send + Sync>;
+
 /// Owns a running router for the control plane.
 pub struct RouterHost {
     registry: Registry,
     opts: RunOptions,
     base_dir: PathBuf,
     state: Mutex<State>,
+    hotswap_hook: Mutex<Option<HotswapHook>>,
 }
 
 impl RouterHost {
@@ -95,7 +101,13 @@ impl RouterHost {
             opts,
             base_dir,
             state: Mutex::new(State { running: Some(running), stopped: None, config, file }),
+            hotswap_hook: Mutex::new(None),
         }
+    }
+
+    /// Run `hook` in every hot-swap (see [`HotswapHook`]); replaces an earlier one.
+    pub fn set_hotswap_hook(&self, hook: HotswapHook) {
+        *self.hotswap_hook.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -221,6 +233,10 @@ impl RouterHost {
         let file = format!("{} (hotswap)", st.file);
         let plan = plan_str(&file, text, &[], &self.registry, &self.base_dir).map_err(HostError::Graph)?;
         let mut new = Router::new(plan, self.opts.workers).map_err(HostError::Graph)?;
+        let after = match &*self.hotswap_hook.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(hook) => Some(hook(new.plan()).map_err(HostError::Graph)?),
+            None => None,
+        };
         // From here nothing can fail: stop the old workers at a quiescent point, move state.
         let old_running = st.running.take().expect("checked above");
         old_running.stop();
@@ -229,6 +245,9 @@ impl RouterHost {
         drop(old);
         st.running = Some(new.start(&self.opts));
         st.config = text.to_string();
+        if let Some(after) = after {
+            after();
+        }
         Ok(Hotswapped { carried })
     }
 

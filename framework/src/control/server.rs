@@ -11,14 +11,16 @@
 use super::commands::{execute, Access};
 use super::host::RouterHost;
 use super::protocol::{self, Payload, Reply, Request};
+use crate::error::GraphErrors;
 use actix::prelude::*;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::oneshot;
 
 /// Where a control socket listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,15 +68,84 @@ impl Handler<Exec> for HostActor {
 
 enum Bound {
     Unix(std::os::unix::net::UnixListener, PathBuf),
-    Tcp(std::net::TcpListener, String),
+    Tcp(std::net::TcpListener),
+}
+
+/// What identifies a socket across hot-swaps: its path or its declared address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Key {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+impl Key {
+    fn of(e: &Endpoint) -> Key {
+        match e {
+            Endpoint::Unix(p) => Key::Unix(p.clone()),
+            Endpoint::Tcp { addr, .. } => Key::Tcp(*addr),
+        }
+    }
+}
+
+/// A TCP socket's token (`None` for Unix sockets) and the access its connections get; read
+/// at each accept, so a hot-swap can change them without closing the socket.
+type Terms = Arc<Mutex<(Option<String>, Access)>>;
+
+fn terms_of(spec: &ListenerSpec) -> (Option<String>, Access) {
+    let token = match &spec.endpoint {
+        Endpoint::Tcp { token, .. } => Some(token.clone()),
+        Endpoint::Unix(_) => None,
+    };
+    (token, spec.access.clone())
+}
+
+/// A socket being served.
+struct Open {
+    key: Key,
+    terms: Terms,
+    /// Dropping it ends the socket's accept loop (connections already made go on).
+    _close: oneshot::Sender<()>,
+    /// Opened for a ControlSocket element of the graph: it follows hot-swaps. Sockets
+    /// given on the command line stay whatever the graph says.
+    from_graph: bool,
+}
+
+type OpenSet = Arc<Mutex<Vec<Open>>>;
+
+fn lock(open: &OpenSet) -> std::sync::MutexGuard<'_, Vec<Open>> {
+    open.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Bind `endpoint` (not yet served).
+fn bind(endpoint: &Endpoint) -> io::Result<Bound> {
+    match endpoint {
+        Endpoint::Unix(path) => {
+            // Like Click, take over a stale socket file left by an earlier run.
+            if std::fs::symlink_metadata(path).map(|m| m.file_type().is_socket()).unwrap_or(false) {
+                let _ = std::fs::remove_file(path);
+            }
+            let l = bind_private(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on '{}': {e}", path.display())))?;
+            l.set_nonblocking(true)?;
+            Ok(Bound::Unix(l, path.clone()))
+        }
+        Endpoint::Tcp { addr, .. } => {
+            let l = std::net::TcpListener::bind(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            l.set_nonblocking(true)?;
+            Ok(Bound::Tcp(l))
+        }
+    }
 }
 
 /// A running control plane; dropping it (or `shutdown`) closes every socket.
 pub struct ControlPlane {
     system: actix_rt::System,
     thread: Option<JoinHandle<()>>,
-    unix_paths: Vec<PathBuf>,
-    /// The TCP addresses actually bound (port 0 becomes a real port).
+    open: OpenSet,
+    arbiter: actix_rt::ArbiterHandle,
+    actor: Addr<HostActor>,
+    /// The TCP addresses actually bound at start (port 0 becomes a real port).
     pub tcp_addrs: Vec<SocketAddr>,
 }
 
@@ -82,44 +153,110 @@ impl ControlPlane {
     /// Bind every socket, then serve them on a new thread.
     pub fn start(host: Arc<RouterHost>, specs: Vec<ListenerSpec>) -> io::Result<ControlPlane> {
         let mut bound = Vec::new();
-        let mut unix_paths = Vec::new();
         let mut tcp_addrs = Vec::new();
         for spec in &specs {
-            match &spec.endpoint {
-                Endpoint::Unix(path) => {
-                    // Like Click, take over a stale socket file left by an earlier run.
-                    if std::fs::symlink_metadata(path).map(|m| m.file_type().is_socket()).unwrap_or(false) {
-                        let _ = std::fs::remove_file(path);
+            let b = match bind(&spec.endpoint) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Leave no socket file of those bound so far behind.
+                    for (b, _) in bound {
+                        if let Bound::Unix(_, p) = b {
+                            let _ = std::fs::remove_file(p);
+                        }
                     }
-                    let l = bind_private(path)
-                        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on '{}': {e}", path.display())))?;
-                    l.set_nonblocking(true)?;
-                    unix_paths.push(path.clone());
-                    bound.push((Bound::Unix(l, path.clone()), spec.access.clone()));
+                    return Err(e);
                 }
-                Endpoint::Tcp { addr, token } => {
-                    let l = std::net::TcpListener::bind(addr)
-                        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-                    l.set_nonblocking(true)?;
-                    tcp_addrs.push(l.local_addr()?);
-                    bound.push((Bound::Tcp(l, token.clone()), spec.access.clone()));
-                }
+            };
+            if let Bound::Tcp(l) = &b {
+                tcp_addrs.push(l.local_addr()?);
             }
+            bound.push((b, spec));
+        }
+        let mut open = Vec::new();
+        let mut loops = Vec::new();
+        for (b, spec) in bound {
+            let (close, closed) = oneshot::channel();
+            let terms: Terms = Arc::new(Mutex::new(terms_of(spec)));
+            open.push(Open { key: Key::of(&spec.endpoint), terms: terms.clone(), _close: close, from_graph: false });
+            loops.push((b, terms, closed));
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new().name("sluice-control".into()).spawn(move || {
             let sys = actix_rt::System::new();
             sys.block_on(async move {
                 let actor = SyncArbiter::start(1, move || HostActor { host: host.clone() });
-                for (b, access) in bound {
-                    actix_rt::spawn(accept_loop(b, actor.clone(), access));
+                for (b, terms, closed) in loops {
+                    actix_rt::spawn(accept_loop(b, actor.clone(), terms, closed));
                 }
-                let _ = tx.send(actix_rt::System::current());
+                let _ = tx.send((actix_rt::System::current(), actix_rt::Arbiter::current(), actor));
             });
             let _ = sys.run();
         })?;
-        let system = rx.recv().map_err(|_| io::Error::other("the control thread failed to start"))?;
-        Ok(ControlPlane { system, thread: Some(thread), unix_paths, tcp_addrs })
+        let (system, arbiter, actor) = rx.recv().map_err(|_| io::Error::other("the control thread failed to start"))?;
+        Ok(ControlPlane { system, thread: Some(thread), open: Arc::new(Mutex::new(open)), arbiter, actor, tcp_addrs })
+    }
+
+    /// Keep the sockets of the graph's ControlSocket elements in step with hot-swaps, as
+    /// Click's hot-swapped ControlSockets are: a new graph's sockets open (or the hot-swap
+    /// is refused, with the ControlSocket's place, if one cannot), sockets it no longer
+    /// declares close, kept ones take its token and access. `graph` are the sockets among
+    /// those `start` got that come from the running graph (not the command line);
+    /// `default_token` is the TCP token from `sluice.toml`.
+    pub fn follow_hotswaps(&self, host: &RouterHost, graph: &[ListenerSpec], default_token: Option<String>) {
+        for o in lock(&self.open).iter_mut() {
+            o.from_graph = graph.iter().any(|g| Key::of(&g.endpoint) == o.key);
+        }
+        let (open, arbiter, actor) = (self.open.clone(), self.arbiter.clone(), self.actor.clone());
+        host.set_hotswap_hook(Box::new(move |plan| {
+            let wanted = super::element::located_listeners(plan, default_token.as_deref())?;
+            let mut fresh: Vec<(Key, Bound, ListenerSpec)> = Vec::new();
+            let mut errs = GraphErrors::default();
+            {
+                let current = lock(&open);
+                for (spec, loc) in &wanted {
+                    let key = Key::of(&spec.endpoint);
+                    if current.iter().any(|o| o.key == key) || fresh.iter().any(|(k, _, _)| *k == key) {
+                        continue;
+                    }
+                    match bind(&spec.endpoint) {
+                        Ok(b) => fresh.push((key, b, spec.clone())),
+                        Err(e) => errs.push(loc.clone(), format!("ControlSocket: {e}")),
+                    }
+                }
+            }
+            if !errs.0.is_empty() {
+                for (_, b, _) in fresh {
+                    if let Bound::Unix(_, p) = b {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                return Err(errs);
+            }
+            let (open, arbiter, actor) = (open.clone(), arbiter.clone(), actor.clone());
+            Ok(Box::new(move || {
+                let mut current = lock(&open);
+                current.retain(|o| {
+                    let keep = !o.from_graph || wanted.iter().any(|(w, _)| Key::of(&w.endpoint) == o.key);
+                    if !keep {
+                        if let Key::Unix(p) = &o.key {
+                            let _ = std::fs::remove_file(p);
+                        }
+                    }
+                    keep
+                });
+                for o in current.iter().filter(|o| o.from_graph) {
+                    if let Some((w, _)) = wanted.iter().find(|(w, _)| Key::of(&w.endpoint) == o.key) {
+                        *o.terms.lock().unwrap_or_else(|p| p.into_inner()) = terms_of(w);
+                    }
+                }
+                for (key, b, spec) in fresh {
+                    let (close, closed) = oneshot::channel();
+                    let terms: Terms = Arc::new(Mutex::new(terms_of(&spec)));
+                    arbiter.spawn(accept_loop(b, actor.clone(), terms.clone(), closed));
+                    current.push(Open { key, terms, _close: close, from_graph: true });
+                }
+            }))
+        }));
     }
 
     /// Close every socket and stop the control thread.
@@ -132,8 +269,10 @@ impl ControlPlane {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for p in &self.unix_paths {
-            let _ = std::fs::remove_file(p);
+        for o in lock(&self.open).drain(..) {
+            if let Key::Unix(p) = &o.key {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
 }
@@ -173,7 +312,10 @@ fn bind_private(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixLi
     result
 }
 
-async fn accept_loop(b: Bound, actor: Addr<HostActor>, access: Access) {
+/// Accept connections on `b` until `closed` fires (its sender is dropped), serving each
+/// with the socket's terms at the time it connects.
+async fn accept_loop(b: Bound, actor: Addr<HostActor>, terms: Terms, mut closed: oneshot::Receiver<()>) {
+    let current = || terms.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match b {
         Bound::Unix(l, path) => {
             let Ok(l) = tokio::net::UnixListener::from_std(l) else {
@@ -181,25 +323,33 @@ async fn accept_loop(b: Bound, actor: Addr<HostActor>, access: Access) {
                 return;
             };
             loop {
-                match l.accept().await {
-                    Ok((s, _)) => {
-                        actix_rt::spawn(serve(s, actor.clone(), None, access.clone()));
-                    }
-                    Err(e) => tracing::warn!("control socket {}: accept: {e}", path.display()),
+                tokio::select! {
+                    _ = &mut closed => break,
+                    r = l.accept() => match r {
+                        Ok((s, _)) => {
+                            let (_, access) = current();
+                            actix_rt::spawn(serve(s, actor.clone(), None, access));
+                        }
+                        Err(e) => tracing::warn!("control socket {}: accept: {e}", path.display()),
+                    },
                 }
             }
         }
-        Bound::Tcp(l, token) => {
+        Bound::Tcp(l) => {
             let Ok(l) = tokio::net::TcpListener::from_std(l) else {
                 tracing::error!("TCP control socket: cannot register with the runtime");
                 return;
             };
             loop {
-                match l.accept().await {
-                    Ok((s, _)) => {
-                        actix_rt::spawn(serve(s, actor.clone(), Some(token.clone()), access.clone()));
-                    }
-                    Err(e) => tracing::warn!("TCP control socket: accept: {e}"),
+                tokio::select! {
+                    _ = &mut closed => break,
+                    r = l.accept() => match r {
+                        Ok((s, _)) => {
+                            let (token, access) = current();
+                            actix_rt::spawn(serve(s, actor.clone(), token, access));
+                        }
+                        Err(e) => tracing::warn!("TCP control socket: accept: {e}"),
+                    },
                 }
             }
         }
