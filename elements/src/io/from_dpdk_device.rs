@@ -27,9 +27,11 @@ sluice::element_class! {
     /// ToDPDKDevice sends that same mbuf. The element uses RX queues QUEUE to
     /// QUEUE+N_QUEUES−1; with several workers, worker w reads the queues whose index from
     /// QUEUE is w modulo the number of workers (the device spreads flows over queues by
-    /// RSS), and a worker left without a queue does not read. The port is configured and
-    /// started once for all elements using it, with as many RX and TX queues as they
-    /// need, when the first of them starts; it stops when the graph is gone.
+    /// RSS, with a symmetric key: both directions of a flow reach the same queue, so one
+    /// worker keeps its NAT mapping or per-flow state), and a worker left without a queue
+    /// does not read. The port is configured and started once for all elements using it,
+    /// with as many RX and TX queues as they need, when the first of them starts; it stops
+    /// when the graph is gone.
     ///
     /// The DPDK EAL starts with the first DPDK element, with the arguments of
     /// `sluice run --eal '...'` (or `[dpdk] eal` in sluice.toml); by default
