@@ -7,12 +7,13 @@
 //! connection joins the kinds of its two ends, unconstrained ports default to push, and a
 //! push output meeting a pull input is an error.
 
-use crate::element::{BuildCtx, ElementClass};
+use crate::element::{BuildCtx, Declarations, ElementClass};
 use crate::error::{GraphErrors, Loc};
 use crate::graph::Graph;
 use crate::ports::PortKind;
 use crate::registry::Registry;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A checked graph, ready to instantiate on any number of workers.
 #[derive(Clone)]
@@ -31,6 +32,9 @@ pub struct Plan {
     /// Elements that lie on a cycle of connections: a call can come back to them while
     /// they run, so the router guards them against re-entry.
     pub on_cycle: Vec<bool>,
+    /// The graph's elements by name, shared by every [`BuildCtx`] of the plan (for
+    /// configurations that name another element).
+    pub declarations: Arc<Declarations>,
 }
 
 impl Plan {
@@ -51,6 +55,7 @@ impl Plan {
             worker,
             nworkers,
             base_dir: self.base_dir.clone(),
+            declarations: Arc::clone(&self.declarations),
         }
     }
 }
@@ -125,6 +130,7 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
     if plan_base.as_os_str().is_empty() {
         plan_base = PathBuf::from(".");
     }
+    let declarations = Arc::new(Declarations::of_graph(&graph));
     for (i, e) in graph.elements.iter().enumerate() {
         let Some(class) = &classes[i] else { continue };
         let ctx = BuildCtx {
@@ -135,6 +141,7 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
             worker: 0,
             nworkers: 1,
             base_dir: plan_base.clone(),
+            declarations: Arc::clone(&declarations),
         };
         if let Err(err) = (class.build)(&e.config, &ctx) {
             errs.push(e.config_loc.clone(), format!("{} '{}': {}", e.class, e.name, err));
@@ -147,7 +154,17 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
     };
     let (inputs, outputs) = resolve_processing(&graph, &classes, &in_edges, &out_edges, &in_locs, &out_locs, &mut errs);
     let on_cycle = on_cycle(&out_edges);
-    errs.into_result(Plan { graph, classes, inputs, outputs, out_edges, in_edges, base_dir: plan_base, on_cycle })
+    errs.into_result(Plan {
+        graph,
+        classes,
+        inputs,
+        outputs,
+        out_edges,
+        in_edges,
+        base_dir: plan_base,
+        on_cycle,
+        declarations,
+    })
 }
 
 /// Which elements lie on a directed cycle (Kosaraju's strongly connected components,
@@ -365,6 +382,78 @@ fn resolve_processing(
 #[cfg(test)]
 mod tests {
     use super::on_cycle;
+    use crate::element::{BuildCtx, ConfigError, Element, ElementClass};
+    use crate::load::plan_str;
+    use crate::testing::registry;
+    use std::path::Path;
+
+    /// `Refer(NAME)`: finds NAME as Click's `Router::find` would and fails with what it found
+    /// (a 0/0 element, so it needs no connections).
+    fn refer(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> {
+        let e = ctx.require_element(config)?;
+        Err(ConfigError(format!("found {} :: {}({})", e.name, e.class, e.config)))
+    }
+
+    const REFER: ElementClass = ElementClass {
+        name: "Refer",
+        ports: "0/0",
+        processing: "a/a",
+        doc: "Refer(NAME)\nTest.",
+        handlers: &[],
+        build: refer,
+    };
+
+    fn found(text: &str) -> Vec<String> {
+        let errs = plan_str("t.click", text, &[], &registry(&[REFER]), Path::new(".")).err().unwrap();
+        let mut v: Vec<String> = errs.to_string().lines().map(|l| l.split_once(": ").unwrap().1.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn build_contexts_find_declared_elements_with_clicks_scoping() {
+        // At top level: the element itself, another one, an unknown name.
+        let v = found("x :: Refer(y); y :: Refer(nope);");
+        assert_eq!(v, ["Refer 'x': found y :: Refer(nope)", "Refer 'y': no element named 'nope'"]);
+        // Inside compounds: the innermost scope first, then the enclosing ones, then top level.
+        let v = found(
+            "elementclass In { t :: Refer(cfg); a :: Refer(top); b :: Refer(mid) }
+             elementclass Mid { mid :: Refer(cfg); cfg :: Refer(cfg); i :: In }
+             cfg :: Refer(top); top :: Refer(x); m :: Mid;",
+        );
+        assert!(v.contains(&"Refer 'm/i/t': found m/cfg :: Refer(cfg)".to_string()), "{v:?}");
+        assert!(v.contains(&"Refer 'm/i/a': found top :: Refer(x)".to_string()), "{v:?}");
+        assert!(v.contains(&"Refer 'm/i/b': found m/mid :: Refer(cfg)".to_string()), "{v:?}");
+        assert!(v.contains(&"Refer 'm/cfg': found m/cfg :: Refer(cfg)".to_string()), "{v:?}");
+        assert!(v.contains(&"Refer 'cfg': found top :: Refer(x)".to_string()), "{v:?}");
+        // A compound's internals are not visible from outside by their short name.
+        let v = found("elementclass C { hidden :: Refer(c) } c :: C; o :: Refer(hidden);");
+        assert!(v.contains(&"Refer 'o': no element named 'hidden'".to_string()), "{v:?}");
+        // A compound instance is not an element of the flattened graph.
+        assert!(v.contains(&"Refer 'c/hidden': no element named 'c'".to_string()), "{v:?}");
+    }
+
+    #[test]
+    fn standalone_contexts_find_nothing_and_plans_share_one_table() {
+        assert!(BuildCtx::standalone("x", 0, 0).find_element("x").is_none());
+        let plan =
+            plan_str("t.click", "a :: Null; b :: Null; a -> b;", &[], &registry(&[NULL]), Path::new(".")).unwrap();
+        let (c0, c1) = (plan.build_ctx(0, 0, 2), plan.build_ctx(1, 1, 2));
+        assert!(std::sync::Arc::ptr_eq(&c0.declarations, &c1.declarations));
+        assert_eq!(c1.find_element("a").map(|e| e.class.as_str()), Some("Null"));
+        assert_eq!(c0.declared_elements().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    struct Nothing;
+    impl Element for Nothing {}
+    const NULL: ElementClass = ElementClass {
+        name: "Null",
+        ports: "-/-",
+        processing: "a/a",
+        doc: "Null\nTest.",
+        handlers: &[],
+        build: |_, _| Ok(Box::new(Nothing)),
+    };
 
     #[test]
     fn finds_cycles_and_self_loops() {

@@ -10,7 +10,9 @@
 use crate::batch::Batch;
 use crate::ports::{PortCount, Processing};
 use std::any::Any;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use crate::router::Ctx;
 
@@ -76,6 +78,9 @@ pub struct BuildCtx {
     pub nworkers: usize,
     /// Directory of the graph file, for relative file names in configurations.
     pub base_dir: PathBuf,
+    /// Every element the graph declares, for configurations that name another element
+    /// (see [`BuildCtx::find_element`]). One per plan, shared by all its contexts.
+    pub declarations: Arc<Declarations>,
 }
 
 impl BuildCtx {
@@ -89,7 +94,33 @@ impl BuildCtx {
             worker: 0,
             nworkers: 1,
             base_dir: PathBuf::from("."),
+            declarations: Arc::default(),
         }
+    }
+
+    /// The element another element's configuration names, found as Click's
+    /// `Router::find(name, context)` finds it: a name used inside a compound element
+    /// instance (this element is `outer/inner/me`) is looked up as `outer/inner/NAME`,
+    /// then `outer/NAME`, then `NAME`. `None` when no element has that name (always, for a
+    /// [`BuildCtx::standalone`] context).
+    pub fn find_element(&self, name: &str) -> Option<&DeclaredElement> {
+        self.declarations.find(name, scope_of(&self.name))
+    }
+
+    /// [`BuildCtx::find_element`], failing with Click's message `no element named 'NAME'`.
+    pub fn require_element(&self, name: &str) -> Result<&DeclaredElement, ConfigError> {
+        self.find_element(name).ok_or_else(|| ConfigError(format!("no element named '{name}'")))
+    }
+
+    /// Every element the graph declares, in declaration order (for elements that look for
+    /// others by class, as Click's rewriters look for IPRewriterPatterns).
+    pub fn declared_elements(&self) -> &[DeclaredElement] {
+        self.declarations.elements()
+    }
+
+    /// The compound scope this element was declared in (see [`scope_of`]).
+    pub fn scope(&self) -> &str {
+        scope_of(&self.name)
     }
 
     /// Resolve a file name from a configuration against the graph's directory.
@@ -100,6 +131,94 @@ impl BuildCtx {
         } else {
             self.base_dir.join(p)
         }
+    }
+}
+
+/// The compound scope of an element name: everything up to and including its last `/`
+/// (`outer/inner/` for `outer/inner/x`), empty for a top-level element. Click resolves
+/// names used inside a compound in this scope first, then in each enclosing one.
+pub fn scope_of(name: &str) -> &str {
+    name.rfind('/').map_or("", |i| &name[..=i])
+}
+
+/// An element as the graph declares it, for other elements' configurations that name it
+/// (Click's `ARPQuerier(..., TABLE t)`, `IPRewriterPatterns`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredElement {
+    /// Its unique name in the flattened graph (`c`, `Counter@3`, `outer/inner`).
+    pub name: String,
+    /// Its class name as written (resolved against the registry or not).
+    pub class: String,
+    /// Its configuration string, as its own build function receives it.
+    pub config: String,
+}
+
+impl DeclaredElement {
+    /// The compound scope it was declared in (see [`scope_of`]).
+    pub fn scope(&self) -> &str {
+        scope_of(&self.name)
+    }
+}
+
+/// The elements of a flattened graph by name: what [`BuildCtx::find_element`] searches.
+/// Made once per plan and shared (`Arc`) by every [`BuildCtx`] built from it.
+#[derive(Default)]
+pub struct Declarations {
+    elements: Vec<DeclaredElement>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Declarations {
+    /// Elements in declaration order; names are unique in a flattened graph (a repeated
+    /// name keeps its first declaration).
+    pub fn new(elements: Vec<DeclaredElement>) -> Declarations {
+        let mut by_name = HashMap::with_capacity(elements.len());
+        for (i, e) in elements.iter().enumerate() {
+            by_name.entry(e.name.clone()).or_insert(i);
+        }
+        Declarations { elements, by_name }
+    }
+
+    /// The declarations of `graph`'s elements.
+    pub fn of_graph(graph: &crate::graph::Graph) -> Declarations {
+        Declarations::new(
+            graph
+                .elements
+                .iter()
+                .map(|e| DeclaredElement { name: e.name.clone(), class: e.class.clone(), config: e.config.clone() })
+                .collect(),
+        )
+    }
+
+    /// Every element, in declaration order.
+    pub fn elements(&self) -> &[DeclaredElement] {
+        &self.elements
+    }
+
+    /// The element with exactly this (full) name.
+    pub fn get(&self, full_name: &str) -> Option<&DeclaredElement> {
+        self.by_name.get(full_name).map(|&i| &self.elements[i])
+    }
+
+    /// Click's `Router::find(name, prefix)`: `name` in compound scope `scope` (a prefix
+    /// ending in `/`, or empty), then in each enclosing scope, then at top level.
+    pub fn find(&self, name: &str, scope: &str) -> Option<&DeclaredElement> {
+        let mut scope = scope;
+        loop {
+            if let Some(e) = self.get(&format!("{scope}{name}")) {
+                return Some(e);
+            }
+            if scope.is_empty() {
+                return None;
+            }
+            scope = scope_of(&scope[..scope.len() - 1]);
+        }
+    }
+}
+
+impl std::fmt::Debug for Declarations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Declarations({} elements)", self.elements.len())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod packet;
 pub mod ports;
 pub mod qsbr;
 pub mod registry;
+pub mod resume;
 pub mod router;
 pub mod runtime;
 

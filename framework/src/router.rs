@@ -17,6 +17,7 @@ use crate::check::Plan;
 use crate::element::{Element, ElementClass, InitCtx, State, TaskStatus};
 use crate::error::GraphErrors;
 use crate::ports::PortKind;
+use crate::resume::{Completions, Ticket};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -48,10 +49,12 @@ pub struct Shared {
     pub stop_when_idle: AtomicBool,
 }
 
-/// What every node of one worker's graph shares: the router's flags and the worker's index.
+/// What every node of one worker's graph shares: the router's flags, the worker's index,
+/// and its completion channel (batches coming back from asynchronous work).
 pub struct WorkerEnv {
     shared: Arc<Shared>,
     worker: usize,
+    completions: Completions,
 }
 
 /// What an element can reach while it runs: its ports and the router. One word, so that
@@ -99,6 +102,15 @@ impl<'a> Ctx<'a> {
         self.env().worker
     }
 
+    /// A ticket for a batch this element hands to another thread (a coprocessor): when
+    /// that thread calls [`Ticket::resume`] with the batch, it comes back to this worker
+    /// and continues out of output `port`, as if this element pushed it then. See
+    /// [`crate::resume`].
+    pub fn ticket(&mut self, port: usize) -> Ticket {
+        assert!(port < self.node.outputs.len(), "ticket for output {port}, which does not exist");
+        self.env().completions.ticket(self.node.index, port)
+    }
+
     /// Stop the router: sources stop producing, queued packets drain (Click's STOP).
     pub fn request_stop(&mut self) {
         self.env().shared.stop_when_idle.store(true, Ordering::Relaxed);
@@ -120,6 +132,8 @@ pub struct Node {
     outputs: Box<[Trampoline]>,
     inputs: Box<[Trampoline]>,
     env: *const WorkerEnv,
+    /// This node's place in the graph (continuations name it).
+    index: usize,
 }
 
 impl Node {
@@ -237,6 +251,7 @@ impl Node {
             outputs: Box::new([]),
             inputs: Box::new([]),
             env: ptr::null(),
+            index: usize::MAX,
         }
     }
 }
@@ -294,7 +309,7 @@ impl WorkerGraph {
         // an element that pushes where it should not loses the batch instead of crashing.
         let void = Box::new(Node::void());
         let dangling = Trampoline { target: &*void, port: 0 };
-        let env = Box::new(WorkerEnv { shared: Arc::new(Shared::default()), worker });
+        let env = Box::new(WorkerEnv { shared: Arc::new(Shared::default()), worker, completions: Completions::new() });
         let env_ptr: *const WorkerEnv = &*env;
         let mut nodes: Box<[Node]> = instances
             .into_iter()
@@ -311,6 +326,7 @@ impl WorkerGraph {
                     outputs: vec![dangling; plan.outputs[i].len()].into_boxed_slice(),
                     inputs: vec![dangling; plan.inputs[i].len()].into_boxed_slice(),
                     env: env_ptr,
+                    index: i,
                 }
             })
             .collect();
@@ -373,6 +389,32 @@ impl WorkerGraph {
     /// Use the flags of the router this graph now runs in.
     pub(crate) fn set_shared(&mut self, shared: Arc<Shared>) {
         self.env.shared = shared;
+    }
+
+    /// Push on every batch that came back from asynchronous work (see [`crate::resume`]);
+    /// true if there was one.
+    #[inline]
+    pub(crate) fn run_completions(&self) -> bool {
+        let c = &self.env.completions;
+        let mut any = false;
+        while let Some(r) = c.next() {
+            let t = self.nodes[r.node].outputs[r.port];
+            // SAFETY: as in `Ctx::push`: the trampoline points into this graph.
+            unsafe { (*t.target).push(t.port, r.batch) };
+            c.done();
+            any = true;
+        }
+        any
+    }
+
+    /// Tickets this worker issued whose batches have not come back and been pushed on.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.env.completions.outstanding()
+    }
+
+    /// The completion channel, for sleeping on it.
+    pub(crate) fn completion_receiver(&self) -> &crossbeam_channel::Receiver<crate::resume::Resume> {
+        self.env.completions.receiver()
     }
 
     /// Run node `i`'s task once.

@@ -14,7 +14,7 @@ use crate::error::{suggest, GraphErrors};
 use crate::qsbr::Qsbr;
 use crate::registry::Registry;
 use crate::router::{Instance, Shared, WorkerGraph};
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TryRecvError};
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -601,6 +601,10 @@ fn worker_loop(
                 TaskStatus::Done => done[node] = true,
             }
         }
+        // Batches back from asynchronous work continue where they left.
+        if g.run_completions() {
+            worked = true;
+        }
         // Quiescent point: no element call is on this thread's stack.
         qsbr.quiescent(w);
         while let Ok(cmd) = mailbox.try_recv() {
@@ -612,8 +616,9 @@ fn worker_loop(
         }
         if let Some(deadline) = drain_deadline {
             // Stopping: end when drained, or when draining takes too long (a puller that is
-            // never idle, such as Unqueue from an endless pull source).
-            if !worked || Instant::now() >= deadline {
+            // never idle, such as Unqueue from an endless pull source). Work handed to other
+            // threads counts as not drained until it has come back.
+            if (!worked && g.outstanding() == 0) || Instant::now() >= deadline {
                 break;
             }
             continue;
@@ -624,23 +629,32 @@ fn worker_loop(
         }
         // Nothing happened in a whole pass: everything queued has drained.
         let sources_done = g.tasks().iter().all(|&(node, source)| !source || done[node]);
-        if sources_done && !keep_running {
+        if sources_done && !keep_running && g.outstanding() == 0 {
             break;
         }
         idle_passes = idle_passes.saturating_add(1);
         if idle_passes > 64 {
-            // Sleep on the mailbox, so a control command wakes the worker at once.
+            // Sleep on the mailbox and the completion channel, so a control command or a
+            // batch coming back wakes the worker at once.
             let nap = Duration::from_micros(10u64 << (idle_passes - 64).min(6));
             qsbr.offline(w);
-            let got = mailbox.recv_timeout(nap);
+            let mut wait = Select::new();
+            let mail = wait.recv(mailbox);
+            wait.recv(g.completion_receiver());
+            let ready = wait.ready_timeout(nap);
             qsbr.online(w);
-            match got {
-                Ok(cmd) => {
-                    serve(&mut g, plan, cmd, &mut done);
-                    idle_passes = 0;
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            match ready {
+                Ok(i) if i == mail => match mailbox.try_recv() {
+                    Ok(cmd) => {
+                        serve(&mut g, plan, cmd, &mut done);
+                        idle_passes = 0;
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => break,
+                },
+                // A completion: the next pass pushes it on.
+                Ok(_) => idle_passes = 0,
+                Err(_) => {}
             }
         } else {
             std::hint::spin_loop();

@@ -32,10 +32,14 @@ sluice::element_class! {
     ///   are rewritten and sent to FOUTPUT, packets to the new address are rewritten back
     ///   and sent to ROUTPUT. A pattern that would change ports or the destination makes
     ///   no mapping: its packets are dropped, as in Click.
+    /// - `pattern PATNAME FOUTPUT ROUTPUT` — rewrite by the pattern named PATNAME by an
+    ///   IPRewriterPatterns element (usually in the two-field form `PATNAME SADDR -`), as
+    ///   in IPRewriter: an unknown name is refused, and each input keeps its own copy of
+    ///   the pattern (Click shares one between all its users).
     ///
-    /// Named patterns (IPRewriterPatterns) and mapper elements are refused, as in
-    /// IPRewriter. The destination IP annotation of replies is set to the rewritten
-    /// destination. Packets without an IP header annotation are dropped.
+    /// Mapper elements are refused, as in IPRewriter. The destination IP annotation of
+    /// replies is set to the rewritten destination. Packets without an IP header
+    /// annotation are dropped.
     ///
     /// Mappings time out after TIMEOUT without packets (each packet guarantees its
     /// mapping for GUARANTEE); expired mappings are removed every REAP_INTERVAL. When an

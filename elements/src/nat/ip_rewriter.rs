@@ -39,10 +39,15 @@ sluice::element_class! {
     ///   `mapping_failures`. Two mappings are made: `(SA, SP, DA, DP) => (SA', SP', DA',
     ///   DP') [*FOUTPUT]` and the reply `(DA', DP', SA', SP') => (DA, DP, SA, SP)
     ///   [*ROUTPUT]`. Click's two- and three-word pattern forms are accepted too.
+    /// - `pattern PATNAME FOUTPUT ROUTPUT` — rewrite by the pattern named PATNAME by an
+    ///   IPRewriterPatterns element (found from this element's compound scope outwards,
+    ///   as Click finds it); an unknown name is refused (`input spec N: no such pattern
+    ///   'PATNAME'`). In Click every user of a named pattern shares it, so a sequential
+    ///   (`#`) range goes on where any user left it; in Sluice each input of each
+    ///   rewriter keeps its own copy of the pattern and of that position.
     ///
-    /// Click's `pattern PATNAME FOUTPUT ROUTPUT` (a pattern named by an
-    /// IPRewriterPatterns element) and `ELEMENTNAME` (an IPMapper element such as
-    /// RoundRobinIPMapper) are refused with an error: Sluice has neither element.
+    /// Click's `ELEMENTNAME` spec (an IPMapper element such as RoundRobinIPMapper) is
+    /// refused with an error: Sluice has no IPMapper elements.
     ///
     /// Packets are rewritten in place: addresses and ports are replaced, and the IP,
     /// TCP and UDP checksums are updated incrementally (RFC 1624) with the differences
@@ -511,8 +516,9 @@ mod tests {
     #[test]
     fn config_is_checked() {
         assert!(build_elem(&IP_REWRITER, "pattern 1.0.0.1 1024-65535 - - 0 1, drop, UDP_TIMEOUT 1min", 2, 2).is_ok());
+        // Outside a graph no IPRewriterPatterns defines the name.
         let e = build_elem(&IP_REWRITER, "pattern NAT 0 1", 1, 2).err().unwrap();
-        assert!(e.0.contains("IPRewriterPatterns"), "{e}");
+        assert_eq!(e.0, "input spec 0: no such pattern 'NAT'");
         let e = build_elem(&IP_REWRITER, "pattern 1.0.0.1 1024-65535 - - 0 2", 1, 2).err().unwrap();
         assert_eq!(e.0, "input spec 0: output port out of range");
         let e = build_elem(&IP_REWRITER, "drop, UDP_TIMEOUT soon", 1, 1).err().unwrap();

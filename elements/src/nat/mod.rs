@@ -5,14 +5,17 @@
 //! `IPAddrRewriter` translates addresses only (Basic NAT). They share one element
 //! ([`rewriter`]) over a mapping table ([`table`]) of flows ([`flow`]) made from input
 //! specs and patterns ([`pattern`]); each class's file holds its keywords, documentation
-//! and tests. Click's IPRewriterPatterns and IPMapper elements (RoundRobinIPMapper,
-//! FTPPortMapper) are not provided, and configurations naming them are refused.
+//! and tests. `IPRewriterPatterns` declares named patterns the rewriters' input specs use
+//! ([`ip_rewriter_patterns`]); each rewriter reads them from the graph while it is built.
+//! Click's IPMapper elements (RoundRobinIPMapper, FTPPortMapper) are not provided, and
+//! configurations naming them are refused.
 
 use sluice::element::ElementClass;
 
 pub(crate) mod flow;
 pub mod ip_addr_rewriter;
 pub mod ip_rewriter;
+pub mod ip_rewriter_patterns;
 pub(crate) mod pattern;
 pub(crate) mod rewriter;
 pub(crate) mod table;
@@ -28,6 +31,7 @@ pub const CLASSES: &[ElementClass] = &[
     tcp_rewriter::TCP_REWRITER,
     udp_rewriter::UDP_REWRITER,
     ip_addr_rewriter::IP_ADDR_REWRITER,
+    ip_rewriter_patterns::IP_REWRITER_PATTERNS,
 ];
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! two-field form `SADDR DADDR` (Basic NAT), SPORT a range `L-H` in the four-field form. A
 //! range ending in `#` is allocated sequentially, one ending in `?` randomly; otherwise the
 //! packet's own source port is preferred when it is free, then a random one is tried, then
-//! the following ones in order (Click's rule).
+//! the following ones in order (Click's rule). A single pattern word names a pattern of an
+//! `IPRewriterPatterns` element, resolved by the caller (see [`super::ip_rewriter_patterns`]).
 
 use super::flow::FlowId;
 use sluice::args::{FromArg, Ipv4Prefix};
@@ -94,17 +95,13 @@ impl Pattern {
     /// Click's `IPRewriterPattern::parse` of the pattern words (without the output ports):
     /// `SADDR DADDR`, `SADDR DADDR SPORT` (Click's three-word order), or
     /// `SADDR SPORT DADDR DPORT`. A single word names an `IPRewriterPatterns` pattern,
-    /// which Sluice does not support.
-    pub fn parse(words: &[&str]) -> Result<Pattern, String> {
+    /// which `named` looks up (a copy of it, with its own allocation state).
+    pub fn parse(words: &[&str], named: &dyn Fn(&str) -> Option<Pattern>) -> Result<Pattern, String> {
         if words.is_empty() || words.len() > 4 {
             return Err(PE_SYNTAX.into());
         }
         if words.len() == 1 {
-            return Err(format!(
-                "no such pattern '{}' (named patterns from IPRewriterPatterns are not supported by Sluice; \
-                 write the pattern in place)",
-                words[0]
-            ));
+            return named(words[0]).ok_or_else(|| format!("no such pattern '{}'", words[0]));
         }
         let (mut sequential, mut same_first) = (false, true);
         let mut variation = 0u32;
@@ -324,8 +321,14 @@ fn parse_ports(words: &[&str]) -> Result<(u32, u32), String> {
 }
 
 /// Click's `IPRewriterBase::parse_input_spec` for input `index`, checking output ports
-/// against `noutputs`. Errors read like Click's: `input spec 0: bad source port`.
-pub(crate) fn parse_input_spec(line: &str, index: usize, noutputs: usize) -> Result<Spec, String> {
+/// against `noutputs`; `named` resolves `pattern NAME FOUTPUT ROUTPUT`. Errors read like
+/// Click's: `input spec 0: bad source port`, `input spec 1: no such pattern 'NAT'`.
+pub(crate) fn parse_input_spec(
+    line: &str,
+    index: usize,
+    noutputs: usize,
+    named: &dyn Fn(&str) -> Option<Pattern>,
+) -> Result<Spec, String> {
     let err = |m: &str| format!("input spec {index}: {m}");
     let line = line.trim();
     let (word, rest) = match line.split_once(char::is_whitespace) {
@@ -371,7 +374,7 @@ pub(crate) fn parse_input_spec(line: &str, index: usize, noutputs: usize) -> Res
                 return Err(err(PE_SYNTAX));
             }
             let (pat, ports) = words.split_at(words.len() - 2);
-            let p = Pattern::parse(pat).map_err(|m| err(&m))?;
+            let p = Pattern::parse(pat, named).map_err(|m| err(&m))?;
             let (f, r) = parse_ports(ports).map_err(|m| err(&m))?;
             in_range(f, r)?;
             Ok(Spec::Pattern(p, f, r))
@@ -416,7 +419,11 @@ mod tests {
     use super::*;
 
     fn pat(s: &str) -> Result<Pattern, String> {
-        Pattern::parse(&s.split_whitespace().collect::<Vec<_>>())
+        Pattern::parse(&s.split_whitespace().collect::<Vec<_>>(), &|_| None)
+    }
+
+    fn spec(s: &str, index: usize, noutputs: usize) -> Result<Spec, String> {
+        parse_input_spec(s, index, noutputs, &|_| None)
     }
 
     #[test]
@@ -447,20 +454,25 @@ mod tests {
         assert_eq!(pat("- - x -").unwrap_err(), "bad destination address");
         assert_eq!(pat("- - - 65536").unwrap_err(), "bad destination port");
         assert_eq!(pat("- - - - -").unwrap_err(), "syntax error");
-        assert!(pat("NAT").unwrap_err().contains("IPRewriterPatterns"));
+        assert_eq!(pat("NAT").unwrap_err(), "no such pattern 'NAT'");
+        // A named pattern is whatever the resolver gives (a copy).
+        let nat = pat("1.0.0.1 1024-2047# - -").unwrap();
+        let named = |n: &str| (n == "NAT").then(|| nat.clone());
+        assert_eq!(Pattern::parse(&["NAT"], &named), Ok(nat.clone()));
+        assert_eq!(Pattern::parse(&["TAN"], &named).unwrap_err(), "no such pattern 'TAN'");
     }
 
     #[test]
     fn parses_input_specs_like_click() {
-        assert_eq!(parse_input_spec("drop", 0, 1), Ok(Spec::Drop));
-        assert_eq!(parse_input_spec("discard", 0, 1), Ok(Spec::Drop));
-        assert_eq!(parse_input_spec("pass", 0, 1), Ok(Spec::Pass(0)));
-        assert_eq!(parse_input_spec("nochange 1", 0, 2), Ok(Spec::Pass(1)));
-        assert_eq!(parse_input_spec("keep 0 1", 0, 2), Ok(Spec::Keep(0, 1)));
-        let Ok(Spec::Pattern(_, 1, 0)) = parse_input_spec("pattern 1.0.0.1 1024-2047 - - 1 0", 0, 2) else {
+        assert_eq!(spec("drop", 0, 1), Ok(Spec::Drop));
+        assert_eq!(spec("discard", 0, 1), Ok(Spec::Drop));
+        assert_eq!(spec("pass", 0, 1), Ok(Spec::Pass(0)));
+        assert_eq!(spec("nochange 1", 0, 2), Ok(Spec::Pass(1)));
+        assert_eq!(spec("keep 0 1", 0, 2), Ok(Spec::Keep(0, 1)));
+        let Ok(Spec::Pattern(_, 1, 0)) = spec("pattern 1.0.0.1 1024-2047 - - 1 0", 0, 2) else {
             panic!("pattern spec")
         };
-        let e = |s: &str, n| parse_input_spec(s, 3, n).unwrap_err();
+        let e = |s: &str, n| spec(s, 3, n).unwrap_err();
         assert_eq!(e("pass 2", 2), "input spec 3: output port out of range");
         assert_eq!(e("keep 0 2", 2), "input spec 3: output port out of range");
         assert_eq!(e("keep 0", 2), "input spec 3: bad forward port");
@@ -470,7 +482,15 @@ mod tests {
         assert_eq!(e("pattern 0 1", 2), "input spec 3: syntax error");
         assert_eq!(e("pattern 1.0.0.1 x - - 0 1", 2), "input spec 3: bad source port");
         assert!(e("mapper", 2).contains("unknown specification 'mapper'"));
-        assert!(e("pattern NAT 0 1", 2).contains("no such pattern 'NAT'"));
+        assert_eq!(e("pattern NAT 0 1", 2), "input spec 3: no such pattern 'NAT'");
+        let nat = pat("1.0.0.1 1024-2047# - -").unwrap();
+        let named = |n: &str| (n == "NAT").then(|| nat.clone());
+        assert_eq!(parse_input_spec("pattern NAT 1 0", 0, 2, &named), Ok(Spec::Pattern(nat.clone(), 1, 0)));
+        assert_eq!(
+            parse_input_spec("pattern NAT 1 2", 0, 2, &named).unwrap_err(),
+            "input spec 0: output port out of range"
+        );
+        assert_eq!(parse_input_spec("pattern NAT 1", 0, 2, &named).unwrap_err(), "input spec 0: syntax error");
     }
 
     fn all_free(_: &FlowId) -> bool {

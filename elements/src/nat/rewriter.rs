@@ -7,6 +7,7 @@
 //! order, exactly as Click's `push(port, p)`, and sent out in one batch per output.
 
 use super::flow::{first_fragment, transport_len, Flow, FlowId, FlowKind, PROTO_DCCP, PROTO_TCP, PROTO_UDP};
+use super::ip_rewriter_patterns::resolver;
 use super::pattern::{parse_input_spec, Rng, Spec};
 use super::table::{after, FlowTable, Timeouts, UNLIMITED};
 use crate::standard::anno::AnnoByte;
@@ -199,6 +200,8 @@ pub(crate) fn read_base_keywords(args: &mut Args) -> Result<BaseKeywords, Config
 /// The input specs: every argument left, one per input (Click: "need N arguments, one per
 /// input port"). Call it after reading every keyword of the class, listed in `known`:
 /// a leftover `NAME value` argument is an unknown keyword, reported as `Args` reports one.
+/// `pattern NAME ...` names a pattern of the graph's IPRewriterPatterns elements, found
+/// from this element's compound scope.
 pub(crate) fn read_specs(args: &mut Args, ctx: &BuildCtx, known: &[&str]) -> Result<Vec<Spec>, ConfigError> {
     let (keywords, rest): (Vec<String>, Vec<String>) = args.rest().into_iter().partition(|a| looks_like_keyword(a));
     if !keywords.is_empty() {
@@ -218,7 +221,9 @@ pub(crate) fn read_specs(args: &mut Args, ctx: &BuildCtx, known: &[&str]) -> Res
             rest.len()
         )));
     }
-    let specs = rest.iter().enumerate().map(|(i, s)| parse_input_spec(s, i, ctx.noutputs)).collect::<Result<_, _>>()?;
+    let named = resolver(ctx);
+    let specs =
+        rest.iter().enumerate().map(|(i, s)| parse_input_spec(s, i, ctx.noutputs, &named)).collect::<Result<_, _>>()?;
     Ok(specs)
 }
 

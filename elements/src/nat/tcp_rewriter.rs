@@ -16,7 +16,8 @@ sluice::element_class! {
     /// address, and/or destination port, with Click's TCPRewriter semantics. It is an
     /// IPRewriter for TCP only: see IPRewriter for the mapping table, the INPUTSPEC forms
     /// (`drop`, `pass OUTPUT`, `keep FOUTPUT ROUTPUT`, `pattern SADDR SPORT DADDR DPORT
-    /// FOUTPUT ROUTPUT`), port allocation, checksums, timeouts, capacity and state
+    /// FOUTPUT ROUTPUT`, `pattern PATNAME FOUTPUT ROUTPUT` with a pattern named by
+    /// IPRewriterPatterns), port allocation, checksums, timeouts, capacity and state
     /// hand-over. Packets that are not TCP, second and later fragments, and packets with
     /// fewer than 8 bytes of transport header are dropped unless they arrive on a `pass`
     /// input, which emits them unchanged.

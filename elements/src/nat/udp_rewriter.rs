@@ -14,12 +14,13 @@ sluice::element_class! {
     ///
     /// An IPRewriter with one mapping table for every protocol and UDP-style timeouts,
     /// with Click's UDPRewriter semantics: see IPRewriter for the mapping table, the
-    /// INPUTSPEC forms, port allocation, checksums, capacity and state hand-over. Despite
-    /// its name it rewrites TCP, UDP and DCCP packets (TCP and UDP flows with the same
-    /// addresses and ports share a mapping); other protocols, second and later fragments,
-    /// and packets with fewer than 8 bytes of transport header are dropped unless they
-    /// arrive on a `pass` input. As in Click, the ports of DCCP packets are rewritten but
-    /// their checksum is not updated.
+    /// INPUTSPEC forms (named IPRewriterPatterns patterns included), port allocation,
+    /// checksums, capacity and state hand-over. Despite its name it rewrites TCP, UDP
+    /// and DCCP packets (TCP and UDP flows with the same addresses and ports share a
+    /// mapping); other protocols, second and later fragments, and packets with fewer
+    /// than 8 bytes of transport header are dropped unless they arrive on a `pass` input.
+    /// As in Click, the ports of DCCP packets are rewritten but their checksum is not
+    /// updated.
     ///
     /// A mapping times out after TIMEOUT, or after STREAMING_TIMEOUT once it has seen at
     /// least 3 packets including a reply; each packet guarantees it for GUARANTEE.
