@@ -29,9 +29,36 @@ pub fn classes() -> Vec<ElementClass> {
     .concat()
 }
 
-/// A registry holding every class of the library.
+/// Other names Click gives some classes (`EXPORT_ELEMENT(EtherVLANEncap EtherVLANEncap-EtherVlanEncap)`
+/// in Click's source): alias, class.
+pub const ALIASES: &[(&str, &str)] = &[("EtherVlanEncap", "EtherVLANEncap")];
+
+/// A registry holding every class of the library, and Click's aliases for them.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.add_all(&classes());
+    for (alias, class) in ALIASES {
+        r.add_alias(alias, class);
+    }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_alias_names_a_class() {
+        let r = super::registry();
+        for (alias, class) in super::ALIASES {
+            assert_eq!(r.get(alias).map(|c| c.name), Some(*class), "{alias}");
+        }
+    }
+
+    #[test]
+    fn click_alias_ether_vlan_encap_builds() {
+        // Click's own test (test/ethernet/EtherVlanEncap-01.testie) spells the class this way.
+        let text = "InfiniteSource(DATA \\<AAABACAD>, LIMIT 1, STOP true) \
+                    -> EtherVlanEncap(0x0800, 1:1:1:1:1:1, 2:2:2:2:2:2, 1) -> Discard";
+        sluice::load::plan_str("<expr>", text, &[], &super::registry(), std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }

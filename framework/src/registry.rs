@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Default)]
 pub struct Registry {
     classes: BTreeMap<&'static str, ElementClass>,
+    /// Other names of registered classes, as Click's `EXPORT_ELEMENT(Class Class-Alias)`
+    /// gives them (`EtherVlanEncap` for `EtherVLANEncap`): alias to class name.
+    aliases: BTreeMap<&'static str, &'static str>,
 }
 
 impl Registry {
@@ -25,14 +28,22 @@ impl Registry {
         self.classes.insert(class.name, class);
     }
 
-    /// The class named `name`: a registered one, else a class of a loaded plugin library.
+    /// Make `alias` another name for the registered class `class` (as Click's aliases are:
+    /// an element created under the alias is that class, and reports the class's own name).
+    pub fn add_alias(&mut self, alias: &'static str, class: &'static str) {
+        self.aliases.insert(alias, class);
+    }
+
+    /// The class named `name`: a registered one (or one an alias names), else a class of a
+    /// loaded plugin library.
     pub fn get(&self, name: &str) -> Option<ElementClass> {
+        let name = self.aliases.get(name).copied().unwrap_or(name);
         self.classes.get(name).copied().or_else(|| crate::plugin::class(name))
     }
 
-    /// Whether `name` is one of the registered (built-in) classes.
+    /// Whether `name` is one of the registered (built-in) classes or an alias of one.
     pub fn is_builtin(&self, name: &str) -> bool {
-        self.classes.contains_key(name)
+        self.classes.contains_key(name) || self.aliases.get(name).is_some_and(|c| self.classes.contains_key(c))
     }
 
     /// All classes, sorted by name.
@@ -53,5 +64,22 @@ impl Registry {
             Some(s) => format!("unknown element class '{name}' — did you mean '{s}'?"),
             None => format!("unknown element class '{name}'"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::COLLECT;
+
+    #[test]
+    fn aliases_name_the_same_class() {
+        let mut r = Registry::new();
+        r.add(COLLECT);
+        r.add_alias("Gather", COLLECT.name);
+        assert_eq!(r.get("Gather").map(|c| c.name), Some(COLLECT.name));
+        assert!(r.is_builtin("Gather"));
+        assert!(r.get("Gathe").is_none());
+        assert_eq!(r.names().collect::<Vec<_>>(), vec![COLLECT.name], "aliases are not listed as classes");
     }
 }

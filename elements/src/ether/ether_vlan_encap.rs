@@ -24,6 +24,8 @@ sluice::element_class! {
     /// If you want to add a VLAN shim header to a packet that's already
     /// Ethernet-encapsulated, use VLANEncap.
     ///
+    /// As in Click, `EtherVlanEncap` is another name for this class.
+    ///
     /// Ports: 1 input, 1 output, agnostic.
     ///
     /// # Keywords

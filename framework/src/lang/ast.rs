@@ -64,19 +64,41 @@ pub struct Chain {
     pub links: Vec<Link>,
 }
 
-/// One element of a chain with its ports. `arrow` is the `->` before it (None for the first).
+/// One element of a chain with its ports. `arrow` is the `->` or `=>` before it (None for
+/// the first element and for the later members of an element list).
+///
+/// Click connects lists of elements: in `a, b -> c`, or `x [0, 1] => y, z`, the elements
+/// joined by commas form one *set*, and each arrow connects the set before it to the set
+/// after it. A link with `joined` set belongs to the same set as the link before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
     pub in_port: Option<Port>,
     pub elem: ElemRef,
     pub out_port: Option<Port>,
     pub arrow: Option<Loc>,
+    /// The arrow before this link is `=>`.
+    pub double_arrow: bool,
+    /// Joined to the previous link by `,` (same element set).
+    pub joined: bool,
 }
 
+/// `[N]`, or a port list `[N, M, ...]`; `[N, ]` and `[]` are expandable (N, N+1, ... as
+/// many as the other side of the connection needs; `[]` starts at 0).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Port {
+    /// The first port listed.
     pub n: usize,
     pub loc: Loc,
+    /// The ports after the first.
+    pub more: Vec<usize>,
+    pub expandable: bool,
+}
+
+impl Port {
+    /// Every port listed, in order.
+    pub fn list(&self) -> Vec<usize> {
+        std::iter::once(self.n).chain(self.more.iter().copied()).collect()
+    }
 }
 
 /// How a chain names an element.

@@ -122,6 +122,11 @@ fn next_quote(q: Quote, c: char, next: Option<char>) -> Quote {
 
 /// Substitute `$NAME` and `${NAME}` outside single quotes, using `lookup`. An unknown
 /// variable is an error (reported at its `$`) and is left as written. Result is trimmed.
+///
+/// As in Click (`cp_expand`), the braced form may also select one word of the value and
+/// give a default: `${NAME[N]}` is the Nth (from 0) space-separated word of the value (empty
+/// when there are fewer words), and `${NAME-TEXT}` is TEXT when NAME is not defined. Any
+/// `$` inside the braces is substituted first, so `${a[$n]}` works.
 pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<GraphError>) -> String {
     let t = &c.text;
     let mut out = String::new();
@@ -130,11 +135,11 @@ pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: 
     while i < t.len() {
         let ch = t[i];
         if ch == '$' && matches!(quote, Quote::None | Quote::Double) {
-            if let Some((name, end)) = var_at(t, i) {
-                match lookup(&name) {
+            if let Some((var, end)) = var_at(c, i, lookup, errors) {
+                match expand_var(&var, lookup) {
                     Some(v) => out.push_str(&v),
                     None => {
-                        errors.push(GraphError::new(c.loc(i), format!("undefined variable '${name}'")));
+                        errors.push(GraphError::new(c.loc(i), format!("undefined variable '${}'", var.name)));
                         out.extend(&t[i..end]);
                     }
                 }
@@ -157,16 +162,108 @@ pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: 
     out.trim().to_string()
 }
 
-/// A variable reference starting at `t[i] == '$'`: its name and the index after it.
-fn var_at(t: &[char], i: usize) -> Option<(String, usize)> {
+/// A variable reference: `$name`, or `${name}`, `${name[index]}`, `${name-default}`.
+struct VarRef {
+    name: String,
+    index: Option<usize>,
+    default: Option<String>,
+}
+
+/// The variable reference starting at `c.text[i] == '$'` and the index after it, or None
+/// if the text there is not one (it then stays as written).
+fn var_at(
+    c: &Cleaned,
+    i: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<GraphError>,
+) -> Option<(VarRef, usize)> {
+    let t = &c.text;
     if t.get(i + 1) == Some(&'{') {
         let close = (i + 2..t.len()).find(|&j| t[j] == '}')?;
-        let name: String = t[i + 2..close].iter().collect();
-        let valid = !name.is_empty() && name.chars().all(is_var_char);
-        return valid.then_some((name, close + 1));
+        let inner = c.slice(i + 2, close);
+        // Click expands variables inside the braces before reading them (`${a[$n]}`).
+        let inner: Vec<char> =
+            if inner.text.contains(&'$') { substitute(&inner, lookup, errors).chars().collect() } else { inner.text };
+        return parse_braced(&inner).map(|v| (v, close + 1));
     }
     let end = (i + 1..t.len()).find(|&j| !is_var_char(t[j])).unwrap_or(t.len());
-    (end > i + 1).then(|| (t[i + 1..end].iter().collect(), end))
+    (end > i + 1).then(|| (VarRef { name: t[i + 1..end].iter().collect(), index: None, default: None }, end))
+}
+
+/// The inside of `${...}`: `name`, then optionally `[N]`, then optionally `-default`.
+/// Spaces may surround the name and the index.
+fn parse_braced(s: &[char]) -> Option<VarRef> {
+    let skip = |mut k: usize| {
+        while k < s.len() && s[k].is_whitespace() {
+            k += 1;
+        }
+        k
+    };
+    let start = skip(0);
+    let mut k = start;
+    while k < s.len() && is_var_char(s[k]) {
+        k += 1;
+    }
+    if k == start {
+        return None;
+    }
+    let name: String = s[start..k].iter().collect();
+    k = skip(k);
+    let mut index = None;
+    if s.get(k) == Some(&'[') {
+        let close = (k..s.len()).find(|&j| s[j] == ']')?;
+        let n: String = s[k + 1..close].iter().collect();
+        index = Some(n.trim().parse::<usize>().ok()?);
+        k = skip(close + 1);
+    }
+    let default = match s.get(k) {
+        None => None,
+        Some('-') => Some(s[k + 1..].iter().collect()),
+        Some(_) => return None,
+    };
+    Some(VarRef { name, index, default })
+}
+
+/// The text a reference stands for, or None if its variable is undefined and it has no
+/// default.
+fn expand_var(v: &VarRef, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let Some(value) = lookup(&v.name) else { return v.default.clone() };
+    Some(match v.index {
+        Some(n) => space_words(&value).into_iter().nth(n).unwrap_or_default(),
+        None => value,
+    })
+}
+
+/// Words separated by blanks outside quotes, quotes kept (Click's `cp_spacevec`).
+fn space_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote = Quote::None;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let ch = chars[i];
+        if quote == Quote::None && ch.is_whitespace() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(ch);
+            if quote == Quote::Double && ch == '\\' {
+                if let Some(&n) = chars.get(i + 1) {
+                    cur.push(n);
+                    i += 1;
+                }
+            } else {
+                quote = next_quote(quote, ch, chars.get(i + 1).copied());
+            }
+        }
+        i += 1;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// Split at commas outside quotes, as Click's `cp_argvec`: each argument trimmed, a
@@ -286,6 +383,21 @@ mod tests {
     }
 
     #[test]
+    fn braced_variables_select_words_and_give_defaults() {
+        // Click's test/compound/variables-01.testie and variableenv.cc's expand().
+        let v = [("a", "A B C"), ("n", "2"), ("q", "x \"y z\" w")];
+        assert_eq!(subst("${a[0]}|${a[2]}|${a[3]}|${ a [ 1 ] }", &v).0, "A|C||B");
+        assert_eq!(subst("${a[$n]}", &v).0, "C");
+        assert_eq!(subst("${q[1]}", &v).0, "\"y z\"");
+        assert_eq!(subst("${zz-dflt} ${a-dflt} ${zz[1]-d}", &v).0, "dflt A B C d");
+        assert_eq!(subst("\"${a[1]}\" '${a[1]}'", &v).0, "\"B\" '${a[1]}'");
+        // Not a reference: kept as written.
+        assert_eq!(subst("${a[x]} ${a b} ${[0]}", &v).0, "${a[x]} ${a b} ${[0]}");
+        let (_, errs) = subst("x ${zz[0]}", &[]);
+        assert_eq!(errs, vec!["c.graph:3:12: undefined variable '$zz'"]);
+    }
+
+    #[test]
     fn undefined_variable_is_reported_where_it_is() {
         let (out, errs) = subst("a,\n  $Z b", &[]);
         assert_eq!(out, "a,\n  $Z b");
@@ -314,7 +426,10 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_text() {
-        for s in ["\"", "'", "\\", "\\<", "$", "${", "${}", "/*", "//", "\"\\", "é$é", "\r", "\r\n$"] {
+        for s in [
+            "\"", "'", "\\", "\\<", "$", "${", "${}", "${[", "${a[}", "${a[1", "${$}", "${-}", "/*", "//", "\"\\",
+            "é$é", "\r", "\r\n$",
+        ] {
             let _ = subst(s, &[]);
             let _ = split_args_str(s);
             let _ = words(s);

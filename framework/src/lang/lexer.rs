@@ -24,6 +24,8 @@ pub enum Tok {
     /// A quoted string outside a configuration string (never valid there; kept for messages).
     Quoted,
     Arrow,
+    /// `=>`: a many-to-many connection (Click's port and element lists).
+    DoubleArrow,
     DoubleColon,
     DoubleBar,
     Ellipsis,
@@ -45,6 +47,7 @@ impl Tok {
             Tok::Config { .. } => "'('".to_string(),
             Tok::Quoted => "a quoted string".to_string(),
             Tok::Arrow => "'->'".to_string(),
+            Tok::DoubleArrow => "'=>'".to_string(),
             Tok::DoubleColon => "'::'".to_string(),
             Tok::DoubleBar => "'||'".to_string(),
             Tok::Ellipsis => "'...'".to_string(),
@@ -207,6 +210,7 @@ impl Lexer<'_> {
         let two = (c, self.peek(1).unwrap_or('\0'));
         let tok = match two {
             ('-', '>') => Some(Tok::Arrow),
+            ('=', '>') => Some(Tok::DoubleArrow),
             (':', ':') => Some(Tok::DoubleColon),
             ('|', '|') => Some(Tok::DoubleBar),
             _ => None,
@@ -380,6 +384,11 @@ mod tests {
 
     fn errs(text: &str) -> Vec<String> {
         lex(text).1.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn double_arrow() {
+        assert_eq!(kinds("a=>b"), vec![id("a"), Tok::DoubleArrow, id("b"), Tok::Eof]);
     }
 
     #[test]

@@ -135,10 +135,9 @@ impl Parser<'_> {
 
     /// Whether the previous token expects more on the next line (`a ->` / `a ::` / `a,`).
     fn prev_continues(&self) -> bool {
-        self.pos
-            .checked_sub(1)
-            .and_then(|i| self.toks.get(i))
-            .is_some_and(|t| matches!(t.tok, Tok::Arrow | Tok::DoubleColon | Tok::Punct(',') | Tok::Punct('[')))
+        self.pos.checked_sub(1).and_then(|i| self.toks.get(i)).is_some_and(|t| {
+            matches!(t.tok, Tok::Arrow | Tok::DoubleArrow | Tok::DoubleColon | Tok::Punct(',') | Tok::Punct('['))
+        })
     }
 
     /// `elementclass Name { ... }` or `elementclass Name Other`.
@@ -188,24 +187,45 @@ impl Parser<'_> {
     }
 
     fn chain_links(&mut self, links: &mut Vec<Link>) -> PResult<()> {
-        let mut arrow: Option<Loc> = None;
+        let mut arrow: Option<(Loc, bool)> = None;
+        let mut joined = false;
+        // Where the last set's output ports are, for "connects to nothing" at the end.
+        let mut end_ports: Vec<Loc> = Vec::new();
         loop {
             let in_port = self.port()?;
-            let first = links.is_empty();
-            if let (true, Some(p)) = (first, &in_port) {
+            let first_set = links.is_empty() || (joined && links.iter().all(|l| l.arrow.is_none()));
+            if let (true, Some(p)) = (first_set, &in_port) {
                 self.error(p.loc.clone(), "an input port at the start of a chain connects to nothing");
             }
-            let Some(elem) = self.element(first)? else {
-                return Err(self.expected(if first { "an element" } else { "an element after '->'" }));
+            let Some(elem) = self.element(links.is_empty())? else {
+                return Err(self.expected(match (links.is_empty(), joined, &arrow) {
+                    (true, _, _) => "an element",
+                    (_, true, _) => "an element after ','",
+                    (_, _, Some((_, true))) => "an element after '=>'",
+                    _ => "an element after '->'",
+                }));
             };
             let out_port = self.port()?;
-            let end_port = out_port.as_ref().map(|p| p.loc.clone());
-            links.push(Link { in_port, elem, out_port, arrow: arrow.take() });
+            if !joined {
+                end_ports.clear();
+            }
+            end_ports.extend(out_port.as_ref().map(|p| p.loc.clone()));
+            let (arrow_loc, double_arrow) = match arrow.take() {
+                Some((loc, double)) => (Some(loc), double),
+                None => (None, false),
+            };
+            links.push(Link { in_port, elem, out_port, arrow: arrow_loc, double_arrow, joined });
             let t = self.peek().clone();
+            joined = false;
             match t.tok {
-                Tok::Arrow => {
+                Tok::Arrow | Tok::DoubleArrow => {
                     self.bump();
-                    arrow = Some(t.loc);
+                    arrow = Some((t.loc, t.tok == Tok::DoubleArrow));
+                    continue;
+                }
+                Tok::Punct(',') => {
+                    self.bump();
+                    joined = true;
                     continue;
                 }
                 Tok::Punct(';') => {
@@ -216,46 +236,62 @@ impl Parser<'_> {
                 ref tok if tok.is_keyword() => {}
                 _ => return Err(self.expected("'->' or ';'")),
             }
-            if let Some(loc) = end_port {
+            for loc in end_ports {
                 self.error(loc, "an output port at the end of a chain connects to nothing");
             }
             return Ok(());
         }
     }
 
-    /// An optional `[N]`.
+    /// An optional `[N]`, or a port list `[N, M, ...]` (`[N, ]` and `[]` are expandable).
     fn port(&mut self) -> PResult<Option<Port>> {
         if self.peek().tok != Tok::Punct('[') {
             return Ok(None);
         }
         let open = self.bump();
-        let t = self.peek().clone();
-        let n = match &t.tok {
-            Tok::Ident(w) if w.chars().all(|c| c.is_ascii_digit()) => match w.parse::<usize>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    self.error(t.loc.clone(), format!("port number {w} is too large"));
-                    None
+        let mut ports: Vec<usize> = Vec::new();
+        let mut expandable = false;
+        loop {
+            let t = self.peek().clone();
+            match &t.tok {
+                Tok::Ident(w) if w.chars().all(|c| c.is_ascii_digit()) => {
+                    self.bump();
+                    match w.parse::<usize>() {
+                        Ok(n) => ports.push(n),
+                        Err(_) => {
+                            self.error(t.loc.clone(), format!("port number {w} is too large"));
+                            ports.push(0);
+                        }
+                    }
                 }
-            },
-            Tok::Punct(']') => {
-                self.error(t.loc.clone(), "expected a port number, found ']'");
-                None
+                Tok::Punct(']') => {
+                    // `[]` or `[N, ]`: an expandable list (Click).
+                    self.bump();
+                    if ports.is_empty() {
+                        ports.push(0);
+                    }
+                    expandable = true;
+                    break;
+                }
+                _ => {
+                    self.error(t.loc.clone(), "port number must be a non-negative integer");
+                    self.skip_to_port_end();
+                    return Ok(Some(Port { n: 0, loc: open.loc, more: Vec::new(), expandable: false }));
+                }
             }
-            _ => {
-                self.error(t.loc.clone(), "port number must be a non-negative integer");
-                self.skip_to_port_end();
-                return Ok(Some(Port { n: 0, loc: open.loc }));
+            match self.peek().tok {
+                Tok::Punct(']') => {
+                    self.bump();
+                    break;
+                }
+                Tok::Punct(',') => {
+                    self.bump();
+                }
+                _ => return Err(self.expected("',' or ']' after the port number")),
             }
-        };
-        if matches!(t.tok, Tok::Ident(_)) {
-            self.bump();
         }
-        if self.peek().tok != Tok::Punct(']') {
-            return Err(self.expected("']' after the port number"));
-        }
-        self.bump();
-        Ok(Some(Port { n: n.unwrap_or(0), loc: open.loc }))
+        let n = ports[0];
+        Ok(Some(Port { n, loc: open.loc, more: ports[1..].to_vec(), expandable }))
     }
 
     /// After a bad port number: skip to the closing `]` if it is near, so the chain goes on.
@@ -288,7 +324,7 @@ impl Parser<'_> {
                         Ok(Some(ElemRef::Anon { class: ClassRef::Named(id), config }))
                     }
                     Tok::DoubleColon => self.declaration(vec![id]).map(Some),
-                    Tok::Punct(',') if first => {
+                    Tok::Punct(',') if first && self.name_list_declares() => {
                         let names = self.more_names(id)?;
                         self.declaration(names).map(Some)
                     }
@@ -301,6 +337,28 @@ impl Parser<'_> {
                 Ok(Some(ElemRef::Anon { class: ClassRef::Inline(body), config }))
             }
             _ => Ok(None),
+        }
+    }
+
+    /// At `,` after a first word: whether `, b, c ::` follows, making `a, b, c :: Class` a
+    /// declaration of several elements. Otherwise the words form an element list.
+    fn name_list_declares(&self) -> bool {
+        let mut i = self.pos;
+        loop {
+            match self.toks.get(i).map(|t| &t.tok) {
+                Some(Tok::Punct(',')) => {}
+                _ => return false,
+            }
+            match self.toks.get(i + 1).map(|t| &t.tok) {
+                Some(Tok::Ident(_)) => {}
+                // `a, -> b`: let the declaration path report the missing name.
+                _ => return true,
+            }
+            match self.toks.get(i + 2).map(|t| &t.tok) {
+                Some(Tok::DoubleColon) => return true,
+                Some(Tok::Punct(',')) => i += 2,
+                _ => return false,
+            }
         }
     }
 
@@ -575,15 +633,39 @@ mod tests {
     #[test]
     fn name_list_errors() {
         assert_eq!(errs("a, -> b"), vec!["p.graph:1:4: expected an element name after ',', found '->'"]);
-        assert_eq!(errs("a, b -> c"), vec!["p.graph:1:6: expected '::' after the element names, found '->'"]);
+        assert_eq!(errs("a, b :: ;"), vec!["p.graph:1:9: expected an element class after '::', found ';'"]);
+        assert_eq!(errs("a -> b, ;"), vec!["p.graph:1:9: expected an element after ',', found ';'"]);
+        assert_eq!(errs("a => ;"), vec!["p.graph:1:6: expected an element after '=>', found ';'"]);
+    }
+
+    #[test]
+    fn element_lists_and_port_lists() {
+        // Click: `a, b -> c` is an element list unless `::` follows the names.
+        let s = ok("a, b -> [1] c, d [0, 2,] => e");
+        let links = &chain(&s[0]).links;
+        let names: Vec<_> = links.iter().map(|l| name_of(&l.elem)).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        let joined: Vec<_> = links.iter().map(|l| l.joined).collect();
+        assert_eq!(joined, [false, true, false, true, false]);
+        assert!(links[2].arrow.is_some() && !links[2].double_arrow);
+        assert!(links[4].double_arrow);
+        let p = links[3].out_port.as_ref().unwrap();
+        assert_eq!((p.list(), p.expandable), (vec![0, 2], true));
+        let p = ok("x [] -> y");
+        let p = chain(&p[0]).links[0].out_port.clone().unwrap();
+        assert_eq!((p.list(), p.expandable), (vec![0], true));
+        // A declaration list still declares.
+        assert!(
+            matches!(&chain(&ok("a, b :: C -> d")[0]).links[0].elem, ElemRef::Decl { names, .. } if names.len() == 2)
+        );
     }
 
     #[test]
     fn port_errors() {
         assert_eq!(errs("a [x] -> b"), vec!["p.graph:1:4: port number must be a non-negative integer"]);
         assert_eq!(errs("a -> [-1] b"), vec!["p.graph:1:7: port number must be a non-negative integer"]);
-        assert_eq!(errs("a [] -> b"), vec!["p.graph:1:4: expected a port number, found ']'"]);
-        assert_eq!(errs("a [1 -> b"), vec!["p.graph:1:6: expected ']' after the port number, found '->'"]);
+        assert_eq!(errs("a [1,,2] -> b"), vec!["p.graph:1:6: port number must be a non-negative integer"]);
+        assert_eq!(errs("a [1 -> b"), vec!["p.graph:1:6: expected ',' or ']' after the port number, found '->'"]);
         assert_eq!(
             errs("a [99999999999999999999999] -> b"),
             vec!["p.graph:1:4: port number 99999999999999999999999 is too large"]

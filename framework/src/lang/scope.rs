@@ -249,16 +249,146 @@ impl Resolver<'_> {
         }
     }
 
-    /// Resolve every element of a chain, then connect neighbours.
+    /// Resolve every element of a chain, then connect neighbouring element sets.
     fn chain(&mut self, b: &mut Builder, chain: &Chain) {
-        let mut prev: Option<(usize, usize)> = None; // (element, output port)
-        for link in &chain.links {
-            let idx = self.element(b, &link.elem);
-            if let (Some((from, from_port)), Some(to), Some(arrow)) = (prev, idx, &link.arrow) {
-                let to_port = link.in_port.as_ref().map_or(0, |p| p.n);
-                self.connect(b, (from, from_port), (to, to_port), link, arrow);
+        // Each set: its members (element index and link) and the arrow before it.
+        let mut prev: Vec<(usize, &Link)> = Vec::new();
+        let mut cur: Vec<(usize, &Link)> = Vec::new();
+        let mut cur_arrow: Option<(&Loc, bool)> = None;
+        let mut broken = false; // a member did not resolve: connect nothing to or from this set
+        let mut prev_broken = true;
+        for (k, link) in chain.links.iter().enumerate() {
+            if !link.joined && k > 0 {
+                self.connect_sets(b, &prev, prev_broken, &cur, broken, cur_arrow);
+                prev = std::mem::take(&mut cur);
+                prev_broken = broken;
+                broken = false;
             }
-            prev = idx.map(|i| (i, link.out_port.as_ref().map_or(0, |p| p.n)));
+            if let Some(a) = &link.arrow {
+                cur_arrow = Some((a, link.double_arrow));
+            } else if !link.joined {
+                cur_arrow = None;
+            }
+            match self.element(b, &link.elem) {
+                Some(i) => cur.push((i, link)),
+                None => broken = true,
+            }
+        }
+        self.connect_sets(b, &prev, prev_broken, &cur, broken, cur_arrow);
+    }
+
+    /// Connect the outputs of one element set to the inputs of the next, as Click's
+    /// `Lexer::yconnection_connect_all` does: a set of several elements, or a port list,
+    /// steps through its ports one connection at a time; a set with a single port repeats
+    /// it. When both sides step, the connector must be `=>` and the counts must match,
+    /// unless one side is expandable (`[N, ]`, or with `=>` a lone element without ports).
+    fn connect_sets(
+        &mut self,
+        b: &mut Builder,
+        outs: &[(usize, &Link)],
+        outs_broken: bool,
+        ins: &[(usize, &Link)],
+        ins_broken: bool,
+        arrow: Option<(&Loc, bool)>,
+    ) {
+        let Some((arrow, double)) = arrow else { return };
+        if outs.is_empty() || ins.is_empty() || outs_broken || ins_broken {
+            return;
+        }
+        // Side 0 is the inputs, side 1 the outputs, as in Click.
+        let ports = |side: usize, l: &Link| -> (Vec<usize>, bool) {
+            let p = if side == 0 { &l.in_port } else { &l.out_port };
+            p.as_ref().map_or((Vec::new(), false), |p| (p.list(), p.expandable))
+        };
+        let sides: [&[(usize, &Link)]; 2] = [ins, outs];
+        let mut minp = [0usize; 2];
+        let mut expandable = [false; 2];
+        for k in 0..2 {
+            let mut nexp = 0;
+            for (_, l) in sides[k] {
+                let (list, exp) = ports(k, l);
+                if exp {
+                    minp[k] += list.len();
+                    nexp += 1;
+                } else {
+                    minp[k] += list.len().max(1);
+                }
+            }
+            expandable[k] = nexp > 0;
+            if nexp > 1 {
+                expandable[k] = false;
+                self.error(arrow.clone(), "at most one expandable port list is allowed per connection");
+            }
+        }
+        if expandable[0] && expandable[1] {
+            self.error(arrow.clone(), "at most one expandable port list is allowed per connection");
+            expandable[usize::from(minp[0] < minp[1])] = false;
+        }
+        if double {
+            // `=>` reads a lone element without ports as expandable.
+            for k in 0..2 {
+                if minp[k] == 1 && minp[1 - k] > 1 && ports(k, sides[k][0].1).0.is_empty() {
+                    expandable[k] = true;
+                }
+            }
+        }
+        let mut step = [false; 2];
+        let mut extra = [0isize; 2];
+        for k in 0..2 {
+            step[k] = minp[k] > 1 || expandable[k];
+            extra[k] = if expandable[k] { minp[1 - k] as isize - minp[k] as isize } else { 0 };
+        }
+        if step[0] && step[1] {
+            let msg = if !double {
+                Some("connecting several outputs to several inputs needs '=>' instead of '->'".to_string())
+            } else if !expandable[0] && !expandable[1] && minp[0] != minp[1] {
+                Some(format!("connection mismatch: {} outputs connected to {} inputs", minp[1], minp[0]))
+            } else if !expandable[0] && minp[0] < minp[1] {
+                Some(format!("connection mismatch: {} or more outputs connected to {} inputs", minp[1], minp[0]))
+            } else if !expandable[1] && minp[1] < minp[0] {
+                Some(format!("connection mismatch: {} outputs connected to {} or more inputs", minp[1], minp[0]))
+            } else {
+                None
+            };
+            if let Some(msg) = msg {
+                self.error(arrow.clone(), msg);
+                return;
+            }
+        } else if !step[0] && !step[1] {
+            step[0] = true;
+        }
+        let mut it = [0usize; 2];
+        let mut pos = [0usize; 2];
+        let mut port: [Option<usize>; 2] = [None, None];
+        while it[0] < ins.len() && it[1] < outs.len() {
+            for k in 0..2 {
+                if port[k].is_none() {
+                    port[k] = Some(ports(k, sides[k][it[k]].1).0.first().copied().unwrap_or(0));
+                }
+            }
+            let from = outs[it[1]].0;
+            let (to, to_link) = ins[it[0]];
+            self.connect(b, (from, port[1].unwrap_or(0)), (to, port[0].unwrap_or(0)), to_link, arrow);
+            for k in 0..2 {
+                if !step[k] {
+                    continue;
+                }
+                let (list, exp) = ports(k, sides[k][it[k]].1);
+                pos[k] += 1;
+                if pos[k] < list.len() {
+                    port[k] = Some(list[pos[k]]);
+                } else if exp && extra[k] > 0 {
+                    port[k] = Some(list[list.len() - 1] + 1 + pos[k] - list.len());
+                    extra[k] -= 1;
+                } else if list.is_empty() && minp[k] == 1 && extra[k] > 0 {
+                    port[k] = Some(pos[k]);
+                    extra[k] -= 1;
+                } else {
+                    port[k] = None;
+                    pos[k] = 0;
+                    it[k] += 1;
+                }
+            }
         }
     }
 

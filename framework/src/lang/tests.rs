@@ -90,6 +90,66 @@ fn click_style_router_fragment() {
 }
 
 #[test]
+fn indexed_variables_in_compounds() {
+    // Click's test/compound/variables-01.testie (Copyright (c) Eddie Kohler; Click's
+    // MIT-style license): ${a[N]} picks one word of a compound argument.
+    let g = ok("elementclass Foo {\n\
+                   $a | input -> Print(\"$a\") -> Print(\"${a[0]}\") -> Print(\"${a[2]}\") -> Print(\"${a[3]}\") -> output\n\
+                }\n\
+                elementclass Bar {\n\
+                   $a, $n | input -> Print(\"${a[$n]}\") -> output\n\
+                }\n\
+                elementclass Baz {\n\
+                   $a | input -> Bar(${a[1]} ${a[0]}, ${a[2]}) -> output\n\
+                }\n\
+                InfiniteSource(DATA \"\", LIMIT 1, STOP true)\n\
+                  -> Foo(A B C)\n\
+                  -> Bar(D E F, 2)\n\
+                  -> Baz(G H 1)\n\
+                  -> Baz(I J 0)\n\
+                  -> Discard\n");
+    let prints: Vec<&str> = g.elements.iter().filter(|e| e.class == "Print").map(|e| e.config.as_str()).collect();
+    assert_eq!(prints, ["\"A B C\"", "\"A\"", "\"C\"", "\"\"", "\"F\"", "\"G\"", "\"J\""]);
+}
+
+#[test]
+fn port_lists_and_element_lists() {
+    // Click's test/ip/IPFilter-04.testie writes `c [0,1,2,3,4,5] -> i`.
+    let g = ok("i :: Idle; i -> c :: IPClassifier(a, b, -) [0,1,2] -> i;");
+    assert_eq!(conns(&g), ["i[0]->[0]c", "c[0]->[0]i", "c[1]->[0]i", "c[2]->[0]i"]);
+    // A list of elements on either side.
+    let g = ok("a, b :: Idle; a, b -> c :: Discard");
+    assert_eq!(conns(&g), ["a[0]->[0]c", "b[0]->[0]c"]);
+    let g = ok("t :: Tee(2); x :: Null; y :: Null; s :: Idle -> t; t [0, 1] => x, y; x, y => [0, 1] Idle");
+    assert_eq!(conns(&g), ["s[0]->[0]t", "t[0]->[0]x", "t[1]->[0]y", "x[0]->[0]Idle@5", "y[0]->[1]Idle@5"]);
+    // `=>` reads a lone element without ports as expandable; `[N, ]` is expandable too.
+    let g = ok("t :: Tee(3); a, b, c :: Null; t => a, b, c");
+    assert_eq!(conns(&g), ["t[0]->[0]a", "t[1]->[0]b", "t[2]->[0]c"]);
+    let g = ok("t :: Tee(3); a, b :: Null; t [1, ] => a, b");
+    assert_eq!(conns(&g), ["t[1]->[0]a", "t[2]->[0]b"]);
+    // FastClick's conf/router/router-vanilla.click: a compound's outputs to a list.
+    let g = ok("elementclass Ip { input -> t :: Tee(2); t[0] -> [0]output; t[1] -> [1]output }\n\
+                a, b :: Null; Idle -> Ip() [0,1]=> a, b");
+    assert_eq!(conns(&g), ["Idle@3[0]->[0]Ip@4/t", "Ip@4/t[0]->[0]a", "Ip@4/t[1]->[0]b"]);
+}
+
+#[test]
+fn port_list_errors() {
+    assert_eq!(
+        errs("t :: Tee(2); a, b :: Null; t [0, 1] -> a, b"),
+        ["t.graph:1:37: connecting several outputs to several inputs needs '=>' instead of '->'"]
+    );
+    assert_eq!(
+        errs("t :: Tee(3); a, b :: Null; t [0, 1, 2] => a, b"),
+        ["t.graph:1:40: connection mismatch: 3 outputs connected to 2 inputs"]
+    );
+    assert_eq!(
+        errs("t :: Tee(3); a, b :: Null; t [0, ] => [0, ] a, b"),
+        ["t.graph:1:36: at most one expandable port list is allowed per connection"]
+    );
+}
+
+#[test]
 fn requirements_are_recorded() {
     let g = ok("require(package foo)\nrequire(library plugins/x.so);\na :: A");
     let args: Vec<_> = g.requirements.iter().map(|r| r.args.clone()).collect();
