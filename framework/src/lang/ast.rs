@@ -42,6 +42,9 @@ pub struct ClassBody {
     /// Location of `{`.
     pub loc: Loc,
     pub overloads: Vec<Overload>,
+    /// `|| ...` ended the body (at this location): arguments no overload takes go to the
+    /// class's previous definition (Click's class extension).
+    pub extends: Option<Loc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -90,6 +90,14 @@ enum Node {
     Tunnel(usize),
 }
 
+/// What an element of a compound class turns out to be.
+enum Chosen<'c> {
+    /// One overload of the class, with its parameters' values.
+    Body(&'c Template, HashMap<String, String>),
+    /// The primitive class a `|| ...` extension falls back to.
+    Primitive(String),
+}
+
 /// What a template's local element became.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -257,8 +265,11 @@ impl Expander<'_> {
         let config = self.config(el, env);
         let args = config::split_args_str(&config);
         let (nin, nout) = el.used_ports;
-        let Some((body, values)) = self.choose(cc, nin, nout, &args, &el.loc) else {
-            return Slot::Dead;
+        let (body, values) = match self.choose(cc, nin, nout, &args, &el.loc) {
+            Some(Chosen::Body(body, values)) => (body, values),
+            // An extension falls back to a primitive class: the element is that class.
+            Some(Chosen::Primitive(class)) => return self.push(prefix, el, &class, config),
+            None => return Slot::Dead,
         };
         // Anonymous compounds are named after the position their first element will take.
         let local = el.name.clone().unwrap_or_else(|| format!("{}@{}", el.written_class, self.elems.len() + 1));
@@ -283,7 +294,8 @@ impl Expander<'_> {
     }
 
     /// Pick the overload to use: the only one, or (as in Click) the first whose port
-    /// counts match how the element is connected and whose parameters fit the arguments.
+    /// counts match how the element is connected and whose parameters fit the arguments;
+    /// failing that, in a class extended with `|| ...`, what its previous definition picks.
     fn choose<'c>(
         &mut self,
         cc: &'c CompoundClass,
@@ -291,22 +303,30 @@ impl Expander<'_> {
         nout: usize,
         args: &[String],
         loc: &Loc,
-    ) -> Option<(&'c Template, HashMap<String, String>)> {
+    ) -> Option<Chosen<'c>> {
         let name = cc.display_name();
-        if let [only] = cc.overloads.as_slice() {
+        if let ([only], None) = (cc.overloads.as_slice(), &cc.extends) {
             return match assign(only, args, name) {
-                Ok(values) => Some((only, values)),
+                Ok(values) => Some(Chosen::Body(only, values)),
                 Err(msg) => {
                     self.error(loc.clone(), msg);
                     None
                 }
             };
         }
-        for t in &cc.overloads {
-            if t.ninputs == nin && t.noutputs == nout {
-                if let Ok(values) = assign(t, args, name) {
-                    return Some((t, values));
+        let mut class = cc;
+        loop {
+            for t in &class.overloads {
+                if t.ninputs == nin && t.noutputs == nout {
+                    if let Ok(values) = assign(t, args, name) {
+                        return Some(Chosen::Body(t, values));
+                    }
                 }
+            }
+            match &class.extends {
+                Some(Kind::Compound(prev)) => class = prev,
+                Some(Kind::Primitive(p)) => return Some(Chosen::Primitive(p.clone())),
+                Some(Kind::Input | Kind::Output) | None => break,
             }
         }
         let msg = format!(

@@ -417,10 +417,19 @@ impl Parser<'_> {
 
     fn class_body_inner(&mut self, open: Loc, name: Option<&str>) -> PResult<ClassBody> {
         let mut overloads = Vec::new();
+        let mut extends = None;
         loop {
             if self.peek().tok == Tok::Ellipsis {
+                // `|| ...`: the previous definition serves what no overload here takes.
                 let t = self.bump();
-                self.error(t.loc, "'...' element class extensions are not supported");
+                if overloads.is_empty() || self.peek().tok != Tok::Punct('}') {
+                    self.error(t.loc.clone(), "'...' should occur last, after one or more overloads");
+                }
+                extends = Some(t.loc);
+                if self.peek().tok == Tok::Punct('}') {
+                    self.bump();
+                    return Ok(ClassBody { loc: open, overloads, extends });
+                }
             }
             let formals = self.formals();
             let stmts = self.statements(true);
@@ -428,7 +437,7 @@ impl Parser<'_> {
             let t = self.bump();
             match t.tok {
                 Tok::DoubleBar => continue,
-                Tok::Punct('}') => return Ok(ClassBody { loc: open, overloads }),
+                Tok::Punct('}') => return Ok(ClassBody { loc: open, overloads, extends }),
                 _ if self.gave_up => return Err(Failed),
                 _ => {
                     let what = name.map_or("element class".to_string(), |n| format!("element class '{n}'"));
@@ -706,7 +715,7 @@ mod tests {
         );
         assert_eq!(
             errs("elementclass A { ... }"),
-            vec!["p.graph:1:18: '...' element class extensions are not supported"]
+            vec!["p.graph:1:18: '...' should occur last, after one or more overloads"]
         );
     }
 

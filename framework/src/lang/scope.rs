@@ -56,6 +56,8 @@ pub enum Kind {
 pub struct CompoundClass {
     pub name: String,
     pub overloads: Vec<Template>,
+    /// The class's previous definition, for arguments no overload takes (`|| ...`).
+    pub extends: Option<Kind>,
 }
 
 impl CompoundClass {
@@ -490,7 +492,16 @@ impl Resolver<'_> {
             .iter()
             .map(|o| self.template(name, body.loc.clone(), &o.formals, &o.stmts, true, depth))
             .collect();
-        CompoundClass { name: name.to_string(), overloads }
+        // The previous definition is the one visible here, before this one is added.
+        let extends = body.extends.as_ref().and_then(|loc| {
+            if name.is_empty() {
+                self.error(loc.clone(), "an anonymous element class cannot be extended with '...'");
+                None
+            } else {
+                Some(self.lookup_class(name))
+            }
+        });
+        CompoundClass { name: name.to_string(), overloads, extends }
     }
 
     /// A compound's ports are those its body uses; a gap (input 1 used, input 0 not) is an error.

@@ -150,6 +150,43 @@ fn port_list_errors() {
 }
 
 #[test]
+fn class_extensions_fall_back_to_the_previous_definition() {
+    // Click's test/compound/overload-01.testie (Click, MIT-style license): Foo(A) takes
+    // overload 2, f :: Foo(A, TWO B) overload 1; after Foo is extended with `|| ...`,
+    // Foo(A, B) takes the new overload 4 and Foo(A, B, C) falls back to the old overload 2.
+    let g = ok(r#"
+elementclass Foo {
+   $a, $b | input -> Print(1) -> output
+|| $a, __REST__ $b | input -> Print(2) -> output
+|| $a, TWO $b, __REST__ $c | input -> Print(3) -> output
+}
+InfiniteSource(DATA "", LIMIT 1, STOP true)
+  -> Foo(A)
+  -> f::Foo(A, TWO B)
+elementclass Foo {
+   $a, $b | input -> Print(4) -> output
+|| ...
+}
+f -> Foo(A, B) -> Foo(A, B, C) -> Discard
+"#);
+    let prints: Vec<&str> = g.elements.iter().filter(|e| e.class == "Print").map(|e| e.config.as_str()).collect();
+    assert_eq!(prints, ["2", "1", "4", "2"]);
+    assert_eq!(conns(&g).len(), 5);
+
+    // An extension of a primitive class: what no overload takes builds the primitive.
+    let g = ok("elementclass Counter { $a, $b, $c | input -> Print($a) -> output || ... }
+                Idle -> Counter(x, y, z) -> Counter -> Discard;");
+    let classes: Vec<&str> = g.elements.iter().map(|e| e.class.as_str()).collect();
+    assert_eq!(classes, ["Idle", "Print", "Counter", "Discard"]);
+
+    // `...` must come last, after an overload.
+    assert_eq!(
+        errs("elementclass A { ... || input -> output }"),
+        ["t.graph:1:18: '...' should occur last, after one or more overloads"]
+    );
+}
+
+#[test]
 fn requirements_are_recorded() {
     let g = ok("require(package foo)\nrequire(library plugins/x.so);\na :: A");
     let args: Vec<_> = g.requirements.iter().map(|r| r.args.clone()).collect();
