@@ -58,6 +58,13 @@ impl Completions {
         self.outstanding.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// [`Completions::outstanding`] for the worker's fast path: tickets are issued and
+    /// settled on the worker itself, so its own count needs no ordering.
+    #[inline]
+    pub fn outstanding_relaxed(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
     /// Tickets issued and not yet settled.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Acquire)

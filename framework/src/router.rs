@@ -20,7 +20,7 @@ use crate::ports::PortKind;
 use crate::resume::{Completions, Ticket};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The current implementation of a node: an element with the class and configuration it
@@ -47,6 +47,25 @@ pub struct Shared {
     pub stop_now: AtomicBool,
     /// Stop once no task has work left (Click's STOP keyword).
     pub stop_when_idle: AtomicBool,
+    /// The graph has a driver manager (`DriverManager`): stop requests are counted in
+    /// `stop_events` for it instead of stopping the router.
+    pub driver: AtomicBool,
+    /// Stop requests not yet taken by the driver manager (Click's driver stop events).
+    pub stop_events: AtomicU64,
+    /// Scripts on worker 0 that still keep the router running (see `Element::run_script`).
+    pub scripts_live: AtomicUsize,
+}
+
+impl Shared {
+    /// Click's `please_stop_driver`: with a driver manager, one more stop event for it;
+    /// otherwise stop the router once queued packets have drained.
+    pub fn request_stop(&self) {
+        if self.driver.load(Ordering::Acquire) {
+            self.stop_events.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.stop_when_idle.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What every node of one worker's graph shares: the router's flags, the worker's index,
@@ -111,9 +130,11 @@ impl<'a> Ctx<'a> {
         self.env().completions.ticket(self.node.index, port)
     }
 
-    /// Stop the router: sources stop producing, queued packets drain (Click's STOP).
+    /// Stop the router: sources stop producing, queued packets drain (Click's STOP). With a
+    /// driver manager in the graph (`DriverManager`), this is a stop event for it instead,
+    /// and the router stops when its script says so.
     pub fn request_stop(&mut self) {
-        self.env().shared.stop_when_idle.store(true, Ordering::Relaxed);
+        self.env().shared.request_stop();
     }
 }
 
@@ -272,6 +293,9 @@ pub struct WorkerGraph {
     nodes: Box<[Node]>,
     /// Nodes that asked to run as tasks, and whether each is a source (no inputs).
     tasks: Vec<(usize, bool)>,
+    /// Nodes that asked to run as scripts (worker 0 only), and whether one manages the driver.
+    scripts: Vec<usize>,
+    driver: bool,
     pub worker: usize,
     /// Boxed so that nodes can point at it.
     env: Box<WorkerEnv>,
@@ -291,7 +315,7 @@ impl WorkerGraph {
         let mut instances = Vec::with_capacity(n);
         for (i, decl) in plan.graph.elements.iter().enumerate() {
             let class = plan.classes[i];
-            match (class.build)(&decl.config, &plan.build_ctx(i, worker, nworkers)) {
+            match class.instantiate(&decl.config, &plan.build_ctx(i, worker, nworkers)) {
                 Ok(element) => {
                     instances.push(Some(Instance { class, config: decl.config.clone(), element, task: false }))
                 }
@@ -350,6 +374,7 @@ impl WorkerGraph {
         }
 
         let mut tasks = Vec::new();
+        let (mut scripts, mut driver) = (Vec::new(), false);
         for i in 0..n {
             let mut ctx = Self::init_ctx(plan, i, worker, nworkers);
             let decl = &plan.graph.elements[i];
@@ -360,8 +385,12 @@ impl WorkerGraph {
                 nodes[i].instance_mut().task = true;
                 tasks.push((i, plan.inputs[i].is_empty()));
             }
+            if ctx.wants_script {
+                scripts.push(i);
+            }
+            driver |= ctx.driver;
         }
-        errs.into_result(WorkerGraph { nodes, tasks, worker, env, _void: void })
+        errs.into_result(WorkerGraph { nodes, tasks, scripts, driver, worker, env, _void: void })
     }
 
     pub(crate) fn init_ctx(plan: &Plan, i: usize, worker: usize, nworkers: usize) -> InitCtx {
@@ -371,6 +400,8 @@ impl WorkerGraph {
             worker,
             nworkers,
             wants_task: false,
+            wants_script: false,
+            driver: false,
         }
     }
 
@@ -386,6 +417,23 @@ impl WorkerGraph {
         &self.tasks
     }
 
+    /// Nodes whose elements run as scripts on this worker (see `Element::run_script`).
+    pub(crate) fn scripts(&self) -> &[usize] {
+        &self.scripts
+    }
+
+    /// Whether one of this graph's elements manages the driver (`InitCtx::manage_driver`).
+    pub(crate) fn has_driver(&self) -> bool {
+        self.driver
+    }
+
+    /// Node `i`'s current element, for calling it while the graph is also borrowed (a
+    /// script reaching other elements' handlers). The caller must not reach node `i`
+    /// through the graph while it uses the pointer, and must be at a quiescent point.
+    pub(crate) fn element_ptr(&self, i: usize) -> *mut dyn Element {
+        self.nodes[i].element.get()
+    }
+
     /// Use the flags of the router this graph now runs in.
     pub(crate) fn set_shared(&mut self, shared: Arc<Shared>) {
         self.env.shared = shared;
@@ -396,6 +444,10 @@ impl WorkerGraph {
     #[inline]
     pub(crate) fn run_completions(&self) -> bool {
         let c = &self.env.completions;
+        // Every batch in the channel holds a ticket still counted: none out, none to take.
+        if c.outstanding_relaxed() == 0 {
+            return false;
+        }
         let mut any = false;
         while let Some(r) = c.next() {
             let t = self.nodes[r.node].outputs[r.port];
