@@ -31,7 +31,11 @@ pub fn classes() -> Vec<ElementClass> {
 
 /// Other names Click gives some classes (`EXPORT_ELEMENT(EtherVLANEncap EtherVLANEncap-EtherVlanEncap)`
 /// in Click's source): alias, class.
-pub const ALIASES: &[(&str, &str)] = &[("EtherVlanEncap", "EtherVLANEncap")];
+pub const ALIASES: &[(&str, &str)] = &[
+    ("EtherVlanEncap", "EtherVLANEncap"),
+    ("StripEtherVlanHeader", "StripEtherVLANHeader"),
+    ("SetVlanAnno", "SetVLANAnno"),
+];
 
 /// A registry holding every class of the library, and Click's aliases for them.
 pub fn registry() -> Registry {

@@ -143,7 +143,7 @@ pub fn check(graph: Graph, registry: &Registry, base_dir: &Path) -> Result<Plan,
             base_dir: plan_base.clone(),
             declarations: Arc::clone(&declarations),
         };
-        if let Err(err) = (class.build)(&e.config, &ctx) {
+        if let Err(err) = class.instantiate(&e.config, &ctx) {
             errs.push(e.config_loc.clone(), format!("{} '{}': {}", e.class, e.name, err));
         }
     }

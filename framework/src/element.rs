@@ -7,6 +7,7 @@
 //! ([`Element::run_task`]) when it is a source or pulls from upstream. It reaches its
 //! neighbours only through the [`Ctx`] it is given, whose ports are trampolines.
 
+use crate::args::names::{self, AddressBook};
 use crate::batch::Batch;
 use crate::ports::{PortCount, Processing};
 use std::any::Any;
@@ -160,12 +161,17 @@ impl DeclaredElement {
     }
 }
 
+/// The class whose configurations declare address names (Click's `AddressInfo`).
+pub const ADDRESS_INFO: &str = "AddressInfo";
+
 /// The elements of a flattened graph by name: what [`BuildCtx::find_element`] searches.
 /// Made once per plan and shared (`Arc`) by every [`BuildCtx`] built from it.
 #[derive(Default)]
 pub struct Declarations {
     elements: Vec<DeclaredElement>,
     by_name: HashMap<String, usize>,
+    /// The names the graph's AddressInfo elements declare, by compound scope.
+    addresses: Arc<AddressBook>,
 }
 
 impl Declarations {
@@ -173,10 +179,19 @@ impl Declarations {
     /// name keeps its first declaration).
     pub fn new(elements: Vec<DeclaredElement>) -> Declarations {
         let mut by_name = HashMap::with_capacity(elements.len());
+        let mut addresses = AddressBook::default();
         for (i, e) in elements.iter().enumerate() {
             by_name.entry(e.name.clone()).or_insert(i);
+            if e.class == ADDRESS_INFO {
+                addresses.add(e.scope(), &e.config);
+            }
         }
-        Declarations { elements, by_name }
+        Declarations { elements, by_name, addresses: Arc::new(addresses) }
+    }
+
+    /// The names the graph's AddressInfo elements declare (see [`crate::args::names`]).
+    pub fn addresses(&self) -> &Arc<AddressBook> {
+        &self.addresses
     }
 
     /// The declarations of `graph`'s elements.
@@ -232,12 +247,32 @@ pub struct InitCtx {
     pub worker: usize,
     pub nworkers: usize,
     pub(crate) wants_task: bool,
+    pub(crate) wants_script: bool,
+    pub(crate) driver: bool,
 }
 
 impl InitCtx {
     /// Ask the scheduler to call [`Element::run_task`] repeatedly (sources, pullers).
     pub fn schedule_task(&mut self) {
         self.wants_task = true;
+    }
+
+    /// Ask worker 0 to call [`Element::run_script`] at each of its quiescent points, where
+    /// the element may read and write other elements' handlers and stop the router (Click's
+    /// `Script`). Honoured on worker 0 only: a script runs once per router, not per worker.
+    pub fn schedule_script(&mut self) {
+        self.wants_script = self.worker == 0;
+    }
+
+    /// Make this element the router's driver manager (Click's `DriverManager`, a `Script`
+    /// of type `DRIVER`): stop requests ([`Ctx::request_stop`], Click's
+    /// `please_stop_driver`) no longer stop the router but are counted for it
+    /// ([`crate::script::ScriptCtx::take_stop_events`]), and the router stops only when it
+    /// says so ([`crate::script::ScriptCtx::stop_router`]). Implies
+    /// [`InitCtx::schedule_script`]. Honoured on worker 0 only.
+    pub fn manage_driver(&mut self) {
+        self.schedule_script();
+        self.driver = self.worker == 0;
     }
 }
 
@@ -286,6 +321,17 @@ pub trait Element: Send + 'static {
 
     /// Scheduled work, for elements that called [`InitCtx::schedule_task`].
     fn run_task(&mut self, ctx: Ctx<'_>) -> TaskStatus {
+        let _ = ctx;
+        TaskStatus::Done
+    }
+
+    /// A script's turn, for elements that called [`InitCtx::schedule_script`]: called by
+    /// worker 0 at its quiescent points (no other element call on the stack), with access to
+    /// the other elements' handlers on every worker and to the router's stop. `Busy`: it
+    /// did something; `Idle`: it waits (for a time or a stop event) and keeps the router
+    /// running; `Done`: it has nothing to do unless one of its handlers is written, and does
+    /// not keep the router running.
+    fn run_script(&mut self, ctx: &mut crate::script::ScriptCtx<'_>) -> TaskStatus {
         let _ = ctx;
         TaskStatus::Done
     }
@@ -371,6 +417,14 @@ impl ElementClass {
 
     pub fn handler(&self, name: &str) -> Option<&'static HandlerSpec> {
         self.handlers.iter().find(|h| h.name == name)
+    }
+
+    /// Builds an element of this class, with the AddressInfo names of the plan visible to
+    /// the argument reader from the element's compound scope (Click resolves them with the
+    /// element as context). Every place that builds a graph's elements goes through here
+    /// rather than calling [`ElementClass::build`] directly.
+    pub fn instantiate(&self, config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> {
+        names::with_scope(ctx.declarations.addresses(), ctx.scope(), || (self.build)(config, ctx))
     }
 }
 

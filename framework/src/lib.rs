@@ -13,6 +13,7 @@ pub mod registry;
 pub mod resume;
 pub mod router;
 pub mod runtime;
+pub mod script;
 
 pub use batch::{Batch, MAX_BATCH};
 pub use element::{

@@ -193,12 +193,18 @@ impl Router {
     pub fn start(self, opts: &RunOptions) -> Running {
         let shared = Arc::new(Shared::default());
         let qsbr = Arc::new(Qsbr::new(self.graphs.len()));
-        let mut mailboxes = Vec::new();
+        let channels: Vec<(Sender<Command>, Receiver<Command>)> = self.graphs.iter().map(|_| unbounded()).collect();
+        let mailboxes: Vec<Sender<Command>> = channels.iter().map(|(tx, _)| tx.clone()).collect();
+        // Scripts (Script, DriverManager) run on worker 0 and reach the other workers through
+        // their mailboxes.
+        let scripts = self.graphs.first().map_or(0, |g| g.scripts().len());
+        shared.scripts_live.store(scripts, Ordering::Relaxed);
+        shared.driver.store(self.graphs.first().is_some_and(|g| g.has_driver()), Ordering::Release);
         let mut threads = Vec::new();
-        for mut g in self.graphs {
+        for (mut g, (_, rx)) in self.graphs.into_iter().zip(channels) {
             g.set_shared(shared.clone());
-            let (tx, rx) = unbounded();
-            mailboxes.push(tx);
+            let peers: Vec<Sender<Command>> =
+                if g.worker == 0 && scripts > 0 { mailboxes[1..].to_vec() } else { Vec::new() };
             let (shared, qsbr, plan) = (shared.clone(), qsbr.clone(), self.plan.clone());
             let keep_running = opts.keep_running;
             let cpu = (!self.cpus.is_empty()).then(|| self.cpus[g.worker % self.cpus.len()]);
@@ -208,7 +214,7 @@ impl Router {
                     if let Some(cpu) = cpu {
                         pin_to(cpu);
                     }
-                    worker_loop(g, &plan, &shared, &qsbr, &rx, keep_running)
+                    worker_loop(g, &plan, &shared, &qsbr, &rx, &peers, keep_running)
                 })
                 .expect("spawning a worker thread");
             threads.push(handle);
@@ -226,7 +232,7 @@ impl Router {
 }
 
 /// Commands a worker serves at its quiescent point.
-enum Command {
+pub(crate) enum Command {
     Read {
         element: usize,
         handler: String,
@@ -440,7 +446,7 @@ fn build_replacements(
         // The new class builds with its own name (one build function may serve many
         // classes, as plugin classes do).
         let ctx = BuildCtx { class: class.name, ..plan.build_ctx(i, w, nworkers) };
-        let mut element = (class.build)(config, &ctx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
+        let mut element = class.instantiate(config, &ctx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         let mut ictx = WorkerGraph::init_ctx(plan, i, w, nworkers);
         element.initialize(&mut ictx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         out.push(Box::new(Instance { class, config: config.to_string(), element, task: ictx.wants_task }));
@@ -457,13 +463,24 @@ fn element_index(plan: &Plan, name: &str) -> Result<usize, ControlError> {
 
 /// The handler `handler` of element `i`, which now runs as `class` (its declared class, or
 /// the class a swap put in its place).
-fn handler_spec(plan: &Plan, i: usize, class: &ElementClass, handler: &str) -> Result<HandlerSpec, ControlError> {
+pub(crate) fn handler_spec(
+    plan: &Plan,
+    i: usize,
+    class: &ElementClass,
+    handler: &str,
+) -> Result<HandlerSpec, ControlError> {
     GENERIC_HANDLERS.iter().chain(class.handlers.iter()).find(|h| h.name == handler).copied().ok_or_else(|| {
         ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() }
     })
 }
 
-fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str, param: &str) -> Result<String, ControlError> {
+pub(crate) fn read_on(
+    plan: &Plan,
+    g: &WorkerGraph,
+    i: usize,
+    handler: &str,
+    param: &str,
+) -> Result<String, ControlError> {
     let decl = &plan.graph.elements[i];
     let inst = g.instance(i);
     let spec = handler_spec(plan, i, &inst.class, handler)?;
@@ -501,7 +518,13 @@ fn read_on(plan: &Plan, g: &WorkerGraph, i: usize, handler: &str, param: &str) -
     })
 }
 
-fn write_on(plan: &Plan, g: &mut WorkerGraph, i: usize, handler: &str, value: &str) -> Result<(), ControlError> {
+pub(crate) fn write_on(
+    plan: &Plan,
+    g: &mut WorkerGraph,
+    i: usize,
+    handler: &str,
+    value: &str,
+) -> Result<(), ControlError> {
     let decl = &plan.graph.elements[i];
     let class = g.instance(i).class;
     let spec = handler_spec(plan, i, &class, handler)?;
@@ -531,7 +554,7 @@ fn describe_ports(plan: &Plan, i: usize) -> String {
     s.trim_end().to_string()
 }
 
-fn combine(how: Combine, values: Vec<String>) -> String {
+pub(crate) fn combine(how: Combine, values: Vec<String>) -> String {
     match how {
         Combine::First => values.into_iter().next().unwrap_or_default(),
         Combine::Sum => {
@@ -574,6 +597,7 @@ fn worker_loop(
     shared: &Shared,
     qsbr: &Qsbr,
     mailbox: &Receiver<Command>,
+    peers: &[Sender<Command>],
     keep_running: bool,
 ) -> WorkerGraph {
     let w = g.worker;
@@ -611,6 +635,11 @@ fn worker_loop(
             serve(&mut g, plan, cmd, &mut done);
             worked = true;
         }
+        // Scripts (worker 0 only) take their turn here, where they may call other elements'
+        // handlers. Once stopping, they have had their say.
+        if !g.scripts().is_empty() && drain_deadline.is_none() {
+            worked |= crate::script::run_scripts(&mut g, plan, shared, peers, &mut done);
+        }
         if shared.stop_now.load(Ordering::Relaxed) {
             break;
         }
@@ -629,7 +658,10 @@ fn worker_loop(
         }
         // Nothing happened in a whole pass: everything queued has drained.
         let sources_done = g.tasks().iter().all(|&(node, source)| !source || done[node]);
-        if sources_done && !keep_running && g.outstanding() == 0 {
+        // A script still running (a DriverManager until it stops the router) keeps every
+        // worker running, as its handler calls reach them all.
+        let scripts_done = shared.scripts_live.load(Ordering::Relaxed) == 0;
+        if sources_done && scripts_done && !keep_running && g.outstanding() == 0 {
             break;
         }
         idle_passes = idle_passes.saturating_add(1);

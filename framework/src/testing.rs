@@ -170,7 +170,7 @@ pub fn build(
     ninputs: usize,
     noutputs: usize,
 ) -> Result<Box<dyn Element>, ConfigError> {
-    (class.build)(config, &BuildCtx { class: class.name, ..BuildCtx::standalone("e", ninputs, noutputs) })
+    class.instantiate(config, &BuildCtx { class: class.name, ..BuildCtx::standalone("e", ninputs, noutputs) })
 }
 
 /// Parse, check and run a configuration written in Click's language with `classes` (plus

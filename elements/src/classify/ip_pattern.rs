@@ -1006,7 +1006,15 @@ impl<'a> Parser<'a> {
                             prim.data = Kind::Net;
                             self.pos += 2;
                         } else if prim.kind == Kind::Net {
-                            prim.mask = u32::MAX;
+                            // `net NAME`: an AddressInfo name's prefix, when it has one
+                            // (Click's ipfilter.cc tries IPPrefixArg() here).
+                            match Ipv4Prefix::parse_net(wd) {
+                                Ok(p) => {
+                                    prim.u = u32::from(p.addr);
+                                    prim.mask = prefix_mask(p.len);
+                                }
+                                Err(_) => prim.mask = u32::MAX,
+                            }
                             prim.data = Kind::Net;
                         } else {
                             prim.data = Kind::Host;

@@ -5,7 +5,7 @@ use super::arp_table::{Appended, ArpTable, Limits, Lookup};
 use super::parse_value;
 use crate::wire::arp::{self, Operation};
 use crate::wire::ether::{self, ethertype, is_multicast, Frame, HEADER_LEN};
-use sluice::args::{Args, EtherAddr, Ipv4Prefix};
+use sluice::args::{Args, EtherAddr, FromArg, Ipv4Prefix};
 use sluice::drops::DropCounts;
 use sluice::{Batch, BuildCtx, Combine, ConfigError, Ctx, Element, HandlerSpec, InitCtx, Packet, State, TaskStatus};
 use std::net::Ipv4Addr;
@@ -59,7 +59,9 @@ sluice::element_class! {
     ///
     /// # Keywords
     /// - `IP` — IPv4 address or prefix, mandatory, positional. This host's address.
-    /// - `ETH` — Ethernet address, mandatory, positional. This host's address.
+    /// - `ETH` — Ethernet address, mandatory, positional. This host's address. As in Click,
+    ///   a lone argument serves as both IP and ETH: `ARPQuerier(NAME)` with an AddressInfo
+    ///   NAME that has both.
     /// - `CAPACITY` — unsigned. Most IP packets saved at a time, over all addresses; when
     ///   exceeded, the oldest entries' packets are dropped down to CAPACITY − CAPACITY /
     ///   CAPACITY_SLIM_FACTOR. 0 means unlimited. Default 2048.
@@ -174,11 +176,16 @@ fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> 
     }
     let poll = args.read_kw::<Duration>("POLL_TIMEOUT")?.unwrap_or(Duration::from_secs(60));
     let broadcast_poll = args.read_kw::<bool>("BROADCAST_POLL")?.unwrap_or(false);
-    let ip = args.read_p::<Ipv4Prefix>("IP")?;
+    let ip = args.read_p::<IpAndEth>("IP")?;
     let eth = args.read_p::<EtherAddr>("ETH")?;
     args.finish()?;
-    let (Some(ip), Some(eth)) = (ip, eth) else {
-        return Err("missing mandatory arguments IP and ETH (Sluice has no AddressInfo names)".into());
+    // Click's ARPQuerier reads a lone argument as both IP and ETH: `ARPQuerier(NAME)` with
+    // an AddressInfo NAME (arpquerier.cc: `if (conf.size() == 1) conf.push_back(conf[0])`).
+    let (ip, eth) = match (ip, eth) {
+        (Some(ip), Some(eth)) => (ip.0, eth),
+        (Some(IpAndEth(ip, Some(eth))), None) => (ip, eth),
+        (Some(IpAndEth(_, None)), None) => return Err("missing mandatory argument ETH".into()),
+        (None, _) => return Err("missing mandatory arguments IP and ETH".into()),
     };
     let my_ip = ip.addr;
     let bcast = broadcast.unwrap_or_else(|| {
@@ -204,6 +211,17 @@ fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> 
         out: Emitter { port: 0, batch: Batch::new() },
         released: Vec::new(),
     }))
+}
+
+/// The IP argument, and the Ethernet address the same text gives, if any (for the
+/// one-argument form).
+struct IpAndEth(Ipv4Prefix, Option<EtherAddr>);
+
+impl FromArg for IpAndEth {
+    const DESCRIPTION: &'static str = Ipv4Prefix::DESCRIPTION;
+    fn from_arg(s: &str) -> Result<Self, String> {
+        Ok(IpAndEth(Ipv4Prefix::from_arg(s)?, EtherAddr::from_arg(s).ok()))
+    }
 }
 
 /// Builds an ARP request: from `my_eth`/`my_ip`, asking for `want`, to `dst` (broadcast for

@@ -114,6 +114,11 @@ fn parse_entries(arg: &str) -> Result<Vec<Entry>, String> {
             return Err("expected IP/MASK ETH".into());
         }
     }
+    // An AddressInfo name can be both an IP address and an Ethernet address (Click's
+    // arpresponder.cc: "check for an argument that is both IP address and Ethernet address").
+    if ena.is_none() {
+        ena = arg.split_whitespace().find_map(|word| EtherAddr::from_arg(word).ok());
+    }
     if nets.is_empty() {
         return Err("missing IP/MASK".into());
     }

@@ -13,6 +13,8 @@ pub mod ether_encap;
 pub mod ether_rewrite;
 pub mod ether_vlan_encap;
 pub mod host_ether_filter;
+pub mod set_vlan_anno;
+pub mod strip_ether_vlan_header;
 pub mod vlan_decap;
 pub mod vlan_encap;
 
@@ -26,6 +28,8 @@ pub const CLASSES: &[ElementClass] = &[
     host_ether_filter::HOST_ETHER_FILTER,
     arp_responder::ARP_RESPONDER,
     arp_querier::ARP_QUERIER,
+    strip_ether_vlan_header::STRIP_ETHER_VLAN_HEADER,
+    set_vlan_anno::SET_VLAN_ANNO,
 ];
 
 /// An Ethernet address as Click prints it: `00-1A-2B-3C-4D-5E`.

@@ -23,6 +23,7 @@ pub mod lookup;
 pub mod mark_ip_header;
 #[cfg(test)]
 mod robustness_tests;
+pub mod set_ip_address;
 pub mod set_ip_checksum;
 pub mod set_tcp_checksum;
 pub mod set_udp_checksum;
@@ -52,6 +53,7 @@ pub const CLASSES: &[ElementClass] = &[
     ip_fragmenter::IP_FRAGMENTER,
     fix_ip_src::FIX_IP_SRC,
     ip_gw_options::IP_GW_OPTIONS,
+    set_ip_address::SET_IP_ADDRESS,
 ];
 
 /// Robustness test cases of the elements added after the first list.
@@ -102,7 +104,7 @@ mod tests {
             hs.dedup();
             assert_eq!(hs.len(), c.handlers.len(), "{}: duplicate handlers", c.name);
             // Every class counts what it drops, except those that never drop.
-            if !["IPPrint"].contains(&c.name) {
+            if !["IPPrint", "SetIPAddress"].contains(&c.name) {
                 assert!(
                     c.handler("drops").is_some() && c.handler("drop_details").is_some(),
                     "{}: drop handlers",

@@ -14,6 +14,7 @@ pub mod unqueue;
 pub mod unstrip;
 
 // Paint, switches, samplers, packet editing, sources and pull schedulers.
+pub mod address_info;
 pub mod anno;
 pub mod check_paint;
 pub mod hash_switch;
@@ -25,6 +26,7 @@ pub mod prio_sched;
 pub mod random_sample;
 pub mod round_robin_sched;
 pub mod round_robin_switch;
+pub mod script;
 pub mod set_timestamp;
 pub(crate) mod split;
 pub mod store_data;
@@ -34,12 +36,20 @@ pub mod timed_source;
 pub mod truncate;
 pub mod values;
 
+// PaintTee, PullTee, TimedSink, RatedSplitter, DelayUnqueue.
+pub mod delay_unqueue;
+pub mod paint_tee;
+pub mod pull_tee;
+pub mod rated_splitter;
+pub mod timed_sink;
+
 #[cfg(test)]
 mod test_graph;
 
 /// The classes of this group.
 pub const CLASSES: &[ElementClass] = &[
     null::NULL,
+    address_info::ADDRESS_INFO,
     counter::COUNTER,
     discard::DISCARD,
     tee::TEE,
@@ -68,6 +78,13 @@ pub const CLASSES: &[ElementClass] = &[
     timed_source::TIMED_SOURCE,
     round_robin_sched::ROUND_ROBIN_SCHED,
     prio_sched::PRIO_SCHED,
+    paint_tee::PAINT_TEE,
+    pull_tee::PULL_TEE,
+    timed_sink::TIMED_SINK,
+    rated_splitter::RATED_SPLITTER,
+    delay_unqueue::DELAY_UNQUEUE,
+    script::SCRIPT,
+    script::DRIVER_MANAGER,
 ];
 
 #[cfg(test)]

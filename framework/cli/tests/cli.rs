@@ -301,3 +301,52 @@ fn a_hot_swap_opens_and_closes_the_graphs_control_sockets() {
     assert_eq!(text(&out.stdout), "10\n");
     assert!(!b.exists() && !keep.exists(), "socket files are removed at exit");
 }
+
+#[test]
+fn driver_manager_takes_the_stop_event_prints_resets_and_stops() {
+    let cfg = "InfiniteSource(LIMIT 10, STOP true) -> c :: Counter -> Discard;\n\
+               DriverManager(wait_stop, print c.count, read c.count, write c.reset, stop)";
+    let o = run(&["run", "-h", "c.count", "-e", cfg]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // `print` goes to stdout; `read` to stderr as `NAME:` and the value, as in Click; the
+    // run's own `-h` comes after the script's reset.
+    assert_eq!(text(&o.stdout), "10\n0\n");
+    assert!(text(&o.stderr).contains("c.count:\n10\n"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn driver_manager_wait_time_really_waits() {
+    let cfg = "Idle -> Discard; DriverManager(wait_time 0.5, print \"done\", stop)";
+    let t = Instant::now();
+    let o = run(&["run", "-e", cfg]);
+    let e = t.elapsed();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "done\n");
+    assert!(e >= Duration::from_millis(500) && e < Duration::from_secs(10), "{e:?}");
+}
+
+#[test]
+fn driver_manager_wait_stop_2_waits_for_both_sources() {
+    let cfg = "a :: InfiniteSource(LIMIT 10, STOP true) -> Discard;\n\
+               b :: RatedSource(RATE 20, LIMIT 4, STOP true) -> Discard;\n\
+               DriverManager(wait_stop, print a.count, wait_stop, print b.count)";
+    let o = run(&["run", "-e", cfg]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The first stop event (a, at once) passes one wait_stop; the second (b, after ~0.2 s)
+    // the other; the end of the script stops the router.
+    assert_eq!(text(&o.stdout), "10\n4\n");
+}
+
+#[test]
+fn driver_manager_mistakes_are_refused_with_file_line_col() {
+    let f = tmp("dm.graph");
+    std::fs::write(&f, "Idle -> c :: Counter -> Discard;\nDriverManager(wait_stop,\n  prnt c.count, write cc.reset)\n")
+        .unwrap();
+    let o = run(&["run", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("{}:2:", f.display())), "{err}");
+    assert!(err.contains("unknown instruction 'prnt' — did you mean 'print'?"), "{err}");
+    assert!(err.contains("no element named 'cc'"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing ran");
+}

@@ -23,7 +23,11 @@
 //! keyword (the keyword wins, and the positional slot is still used up). Keywords may
 //! come in any order, a repeated keyword's last value wins, and an empty positional
 //! argument counts as absent. [`Args::finish`] rejects whatever was not read.
+//!
+//! Address types also accept the names `AddressInfo` elements declare ([`names`]), while
+//! an element is being built.
 
+pub mod names;
 mod net;
 mod quote;
 mod split;

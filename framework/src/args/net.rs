@@ -3,10 +3,17 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{expected, shown, FromArg};
+use super::{expected, names, shown, FromArg};
+
+/// Suffixes of AddressInfo names, per kind (for hints in messages).
+const IP_SUFFIXES: &str = ":ip, :ip4, :bcast, :gw";
+const IP_PREFIX_SUFFIXES: &str = ":net, :ipnet, :ip4net, :ip, :ip4, :bcast, :gw";
+const IP6_SUFFIXES: &str = ":ip6";
+const IP6_PREFIX_SUFFIXES: &str = ":ip6net, :ip6";
+const ETHER_SUFFIXES: &str = ":eth, :ether, :ethernet";
 
 /// Dotted-quad octets; `min_parts` < 4 allows Click's short prefix forms like `10/8`.
-fn parse_ipv4_parts(s: &str, min_parts: usize) -> Option<Ipv4Addr> {
+pub(super) fn parse_ipv4_parts(s: &str, min_parts: usize) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut count = 0;
     for part in s.split('.') {
@@ -19,19 +26,26 @@ fn parse_ipv4_parts(s: &str, min_parts: usize) -> Option<Ipv4Addr> {
     (count >= min_parts).then(|| Ipv4Addr::from(octets))
 }
 
-/// IPv4 addresses as a dotted quad, `a.b.c.d`.
+/// IPv4 addresses as a dotted quad, `a.b.c.d`, or an AddressInfo name (`NAME`, `NAME:ip`,
+/// `NAME:bcast`, `NAME:gw`; see [`names`]).
 impl FromArg for Ipv4Addr {
     const DESCRIPTION: &'static str = "IPv4 address";
     fn from_arg(s: &str) -> Result<Self, String> {
-        parse_ipv4_parts(s, 4).ok_or_else(|| expected(Self::DESCRIPTION, s))
+        parse_ipv4_parts(s, 4)
+            .or_else(|| names::query_ip(s))
+            .ok_or_else(|| names::expected_address(Self::DESCRIPTION, s, IP_SUFFIXES))
     }
 }
 
-/// IPv6 addresses in RFC 4291 text form, including `::` and embedded IPv4.
+/// IPv6 addresses in RFC 4291 text form, including `::` and embedded IPv4, or an
+/// AddressInfo name (`NAME`, `NAME:ip6`).
 impl FromArg for Ipv6Addr {
     const DESCRIPTION: &'static str = "IPv6 address";
     fn from_arg(s: &str) -> Result<Self, String> {
-        s.parse().map_err(|_| expected(Self::DESCRIPTION, s))
+        s.parse()
+            .ok()
+            .or_else(|| names::query_ip6(s))
+            .ok_or_else(|| names::expected_address(Self::DESCRIPTION, s, IP6_SUFFIXES))
     }
 }
 
@@ -43,7 +57,7 @@ fn mask_len(bits: u128) -> Option<u8> {
 }
 
 /// The `/len` or `/mask` part of a prefix, shared by IPv4 and IPv6.
-fn parse_prefix_len(suffix: &str, width: u32, what: &str, whole: &str) -> Result<u8, String> {
+pub(super) fn parse_prefix_len(suffix: &str, width: u32, what: &str, whole: &str) -> Result<u8, String> {
     if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
         return match suffix.parse::<u32>() {
             Ok(len) if len <= width => Ok(len as u8),
@@ -89,10 +103,35 @@ impl Ipv4Prefix {
 }
 
 /// `a.b.c.d/len`, `a.b.c.d/mask` (contiguous), a bare address (= /32), or
-/// Click's short form with fewer octets before the slash (`10/8` = `10.0.0.0/8`).
+/// Click's short form with fewer octets before the slash (`10/8` = `10.0.0.0/8`); or, as
+/// Click's `IPPrefixArg(true)` reads them, AddressInfo names: `NAME/len`, a name's IPv4
+/// address as a /32 (`NAME`, `NAME:ip`, `NAME:bcast`, ...), which comes first, then a
+/// name's prefix (`NAME`, `NAME:ipnet`). See [`names`].
 impl FromArg for Ipv4Prefix {
     const DESCRIPTION: &'static str = "IPv4 prefix";
     fn from_arg(s: &str) -> Result<Self, String> {
+        Self::literal(s).or_else(|e| {
+            names::ip_prefix_by_name(s, true)
+                .ok_or_else(|| names::not_found(e, s, Self::DESCRIPTION, IP_PREFIX_SUFFIXES))
+        })
+    }
+}
+
+impl Ipv4Prefix {
+    /// Click's `IPPrefixArg()` without a bare address: `addr/len`, `addr/mask`, or an
+    /// AddressInfo name's prefix (`NAME`, `NAME:ipnet`). A name that has both an address
+    /// and a prefix gives its prefix here, where [`FromArg::from_arg`] gives the address as
+    /// a /32 (IPFilter's `net NAME` reads this way).
+    pub fn parse_net(s: &str) -> Result<Self, String> {
+        let literal = if s.contains('/') { Self::literal(s) } else { Err(expected(Self::DESCRIPTION, s)) };
+        literal.or_else(|e| {
+            names::ip_prefix_by_name(s, false)
+                .ok_or_else(|| names::not_found(e, s, Self::DESCRIPTION, ":net, :ipnet, :ip4net"))
+        })
+    }
+
+    /// The literal forms only (no names).
+    pub(super) fn literal(s: &str) -> Result<Self, String> {
         let bad = || expected(Self::DESCRIPTION, s);
         match s.split_once('/') {
             None => parse_ipv4_parts(s, 4).map(|addr| Ipv4Prefix { addr, len: 32 }).ok_or_else(bad),
@@ -139,10 +178,20 @@ impl Ipv6Prefix {
     }
 }
 
-/// `addr/len`, `addr/mask` (contiguous) or a bare address (= /128).
+/// `addr/len`, `addr/mask` (contiguous) or a bare address (= /128); or AddressInfo names
+/// (`NAME/len`, a name's IPv6 address as a /128, then its IPv6 prefix; `NAME:ip6net`).
 impl FromArg for Ipv6Prefix {
     const DESCRIPTION: &'static str = "IPv6 prefix";
     fn from_arg(s: &str) -> Result<Self, String> {
+        Self::literal(s).or_else(|e| {
+            names::ip6_prefix_by_name(s).ok_or_else(|| names::not_found(e, s, Self::DESCRIPTION, IP6_PREFIX_SUFFIXES))
+        })
+    }
+}
+
+impl Ipv6Prefix {
+    /// The literal forms only (no names).
+    pub(super) fn literal(s: &str) -> Result<Self, String> {
         let (addr, suffix) = s.split_once('/').unwrap_or((s, ""));
         let addr: Ipv6Addr = addr.parse().map_err(|_| expected(Self::DESCRIPTION, s))?;
         let len = if s.contains('/') { parse_prefix_len(suffix, 128, Self::DESCRIPTION, s)? } else { 128 };
@@ -166,10 +215,20 @@ impl EtherAddr {
 }
 
 /// Six groups of one or two hex digits, all separated by `:` or all by `-`:
-/// `00:11:22:33:44:55`, `00-11-22-33-44-55`, `0:1:2:3:4:5`.
+/// `00:11:22:33:44:55`, `00-11-22-33-44-55`, `0:1:2:3:4:5`; or an AddressInfo name
+/// (`NAME`, `NAME:eth`, `NAME:ether`, `NAME:ethernet`; see [`names`]).
 impl FromArg for EtherAddr {
     const DESCRIPTION: &'static str = "Ethernet address";
     fn from_arg(s: &str) -> Result<Self, String> {
+        Self::literal(s).or_else(|_| {
+            names::query_ethernet(s).ok_or_else(|| names::expected_address(Self::DESCRIPTION, s, ETHER_SUFFIXES))
+        })
+    }
+}
+
+impl EtherAddr {
+    /// The literal forms only (no names).
+    pub(super) fn literal(s: &str) -> Result<Self, String> {
         let bad = || expected(Self::DESCRIPTION, s);
         let sep = if s.contains(':') { ':' } else { '-' };
         let mut out = [0u8; 6];
