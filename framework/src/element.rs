@@ -27,6 +27,10 @@ pub enum TaskStatus {
     Busy,
     /// Nothing to do right now (empty queue, rate limit not reached yet).
     Idle,
+    /// Nothing to do right now, but holding packets (or work) that will be due later, such
+    /// as a delay line waiting for a packet's time: the router does not end, and a STOP does
+    /// not finish draining (within its limit), while a task says so.
+    Waiting,
     /// This task will never have work again (a source at the end of its input).
     Done,
 }

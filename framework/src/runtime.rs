@@ -610,6 +610,8 @@ fn worker_loop(
     qsbr.online(w);
     loop {
         let mut worked = false;
+        // A task holds work that is not due yet (TaskStatus::Waiting).
+        let mut waiting = false;
         if drain_deadline.is_none() && shared.stop_when_idle.load(Ordering::Relaxed) {
             drain_deadline = Some(Instant::now() + STOP_DRAIN_LIMIT);
         }
@@ -622,6 +624,7 @@ fn worker_loop(
             match g.run_task(node) {
                 TaskStatus::Busy => worked = true,
                 TaskStatus::Idle => {}
+                TaskStatus::Waiting => waiting = true,
                 TaskStatus::Done => done[node] = true,
             }
         }
@@ -647,7 +650,7 @@ fn worker_loop(
             // Stopping: end when drained, or when draining takes too long (a puller that is
             // never idle, such as Unqueue from an endless pull source). Work handed to other
             // threads counts as not drained until it has come back.
-            if (!worked && g.outstanding() == 0) || Instant::now() >= deadline {
+            if (!worked && !waiting && g.outstanding() == 0) || Instant::now() >= deadline {
                 break;
             }
             continue;
@@ -661,7 +664,7 @@ fn worker_loop(
         // A script still running (a DriverManager until it stops the router) keeps every
         // worker running, as its handler calls reach them all.
         let scripts_done = shared.scripts_live.load(Ordering::Relaxed) == 0;
-        if sources_done && scripts_done && !keep_running && g.outstanding() == 0 {
+        if sources_done && scripts_done && !keep_running && !waiting && g.outstanding() == 0 {
             break;
         }
         idle_passes = idle_passes.saturating_add(1);

@@ -158,7 +158,7 @@ pub(crate) fn run_scripts(
         let status = unsafe { (*element).run_script(&mut ctx) };
         match status {
             TaskStatus::Busy => worked = true,
-            TaskStatus::Idle => {}
+            TaskStatus::Idle | TaskStatus::Waiting => {}
             TaskStatus::Done => {
                 done[node] = true;
                 worked = true;

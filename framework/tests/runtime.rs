@@ -388,8 +388,53 @@ const OFFLOAD: ElementClass = ElementClass {
     build: |c, _| Ok(Box::new(Offload::new(c.trim().parse().map_err(|_| ConfigError::from("DELAY"))?))),
 };
 
+/// Holds every packet for 30 ms, then pushes it on: a task that is Waiting while it holds
+/// packets that are not due yet.
+#[derive(Default)]
+struct Hold {
+    held: std::collections::VecDeque<(std::time::Instant, Packet)>,
+}
+
+impl Element for Hold {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_task();
+        Ok(())
+    }
+    fn push(&mut self, _port: usize, batch: Batch, _ctx: Ctx<'_>) {
+        let due = std::time::Instant::now() + std::time::Duration::from_millis(30);
+        self.held.extend(batch.into_iter().map(|p| (due, p)));
+    }
+    fn run_task(&mut self, mut ctx: Ctx<'_>) -> TaskStatus {
+        let now = std::time::Instant::now();
+        let mut out = Batch::new();
+        while let Some((due, _)) = self.held.front() {
+            if *due > now || out.is_full() {
+                break;
+            }
+            let _ = out.push(self.held.pop_front().expect("front exists").1);
+        }
+        if !out.is_empty() {
+            ctx.push(0, out);
+            TaskStatus::Busy
+        } else if self.held.is_empty() {
+            TaskStatus::Idle
+        } else {
+            TaskStatus::Waiting
+        }
+    }
+}
+
+const HOLD: ElementClass = ElementClass {
+    name: "Hold",
+    ports: "1/1",
+    processing: "h/h",
+    doc: "Hold\nHolds packets for 30 ms.",
+    handlers: &[],
+    build: |_, _| Ok(Box::new(Hold::default())),
+};
+
 fn build_classes() -> Vec<ElementClass> {
-    vec![PASS, FIFO, PULLER, ENDLESS, LOOPER, STOPPER, IDLER, LIMITED, DROP, OFFLOAD]
+    vec![PASS, FIFO, PULLER, ENDLESS, LOOPER, STOPPER, IDLER, LIMITED, DROP, OFFLOAD, HOLD]
 }
 
 fn run(g: Graph) -> Router {
@@ -752,4 +797,37 @@ fn stop_waits_for_batches_out_at_a_coprocessor() {
     let handed: usize = r.read_handler("a", "handed").unwrap().parse().unwrap();
     assert!(handed >= 1);
     assert_eq!(collected(dst).len(), handed * MAX_BATCH, "every batch handed off came back before the stop");
+}
+
+#[test]
+fn a_waiting_task_keeps_the_router_running_until_its_packets_are_due() {
+    // The source is done at once; the router must not end while Hold still holds packets.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(300));
+    let g = graph(
+        &[("src", "Inject", &format!("ID {src}")), ("h", "Hold", ""), ("out", "Collect", &format!("ID {dst}"))],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let t = std::time::Instant::now();
+    run(g);
+    assert_eq!(collected(dst).iter().map(seq).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
+    assert!(t.elapsed() >= std::time::Duration::from_millis(30));
+
+    // A STOP drains what is held, too.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(100));
+    let g = graph(
+        &[
+            ("src", "Inject", &format!("ID {src}")),
+            ("s", "Stopper", ""),
+            ("h", "Hold", ""),
+            ("out", "Collect", &format!("ID {dst}")),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let p = plan(g, &build_classes()).unwrap();
+    Router::new(p, 1).unwrap().run(&RunOptions { workers: 1, keep_running: true });
+    // The first batch asked for the stop; the source makes no more, and what Hold holds
+    // comes out before the router stops.
+    assert_eq!(collected(dst).len(), MAX_BATCH, "the held packets came out before the stop");
 }

@@ -26,13 +26,13 @@ sluice::element_class! {
     /// keep what is not yet due. A packet pulled with an unset timestamp is stamped when
     /// the previous one has left, so such packets leave at least DELAY apart.
     ///
-    /// While the held packet is not due, or nothing is upstream, the task reports itself
-    /// idle (the worker naps for at most 640 µs, which bounds the lateness); it never
+    /// While nothing is upstream the task is idle; while the held packet is not due it is
+    /// waiting (the worker naps for at most 640 µs, which bounds the lateness); it never
     /// sleeps on the worker. Due packets are pushed in batches of up to 64.
     ///
-    /// At the end of a run, Sluice stops once its sources are done and a whole pass moves
-    /// no packet; a packet DelayUnqueue holds then, not yet due, is dropped, as Click drops
-    /// it at cleanup.
+    /// A held packet keeps the router running until it has left: a graph whose sources
+    /// are done ends only after it, and a STOP drains it (within STOP's 1 s limit). Packets
+    /// still upstream when the sources are done leave too, as each is pulled in turn.
     ///
     /// Ports: 1 input (pull), 1 output (push).
     ///
@@ -117,6 +117,9 @@ impl Element for DelayUnqueue {
         }
         if worked {
             TaskStatus::Busy
+        } else if self.held.is_some() {
+            // A packet waits for its time: the router must not end or stop without it.
+            TaskStatus::Waiting
         } else {
             TaskStatus::Idle
         }
@@ -214,6 +217,17 @@ mod tests {
         for w in got.windows(2) {
             assert!(w[1].anno().timestamp_ns >= w[0].anno().timestamp_ns + 60_000_000);
         }
+    }
+
+    #[test]
+    fn a_run_ends_only_after_every_delayed_packet_has_left() {
+        // The source is done at once; `run` returns when the graph ends by itself, which
+        // it must not do while DelayUnqueue still holds a packet that is not due.
+        let (t, sink) = line(stamped(&[0, 0, 0, 0]), "25ms");
+        let t0 = Instant::now();
+        t.run();
+        assert_eq!(collected(sink).len(), 4);
+        assert!(t0.elapsed() >= Duration::from_millis(100));
     }
 
     #[test]
