@@ -350,3 +350,15 @@ fn driver_manager_mistakes_are_refused_with_file_line_col() {
     assert!(err.contains("no element named 'cc'"), "{err}");
     assert!(o.stdout.is_empty(), "nothing ran");
 }
+
+#[test]
+fn script_variables_pass_through_the_graph_language_as_in_click() {
+    // Click leaves an undefined `$x` as written, so a Script gets its own variables.
+    let o = run(&[
+        "run",
+        "-e",
+        "Idle -> Discard; Script(set x 0, label top, print $x, set x $(add $x 1), goto top $(lt $x 5), stop)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "0\n1\n2\n3\n4\n");
+}

@@ -4,7 +4,7 @@
 //! variables are substituted; inside `'...'` nothing is special; `\<...>` is a hex string.
 //! Comments are only recognised outside quotes.
 
-use crate::error::{GraphError, Loc};
+use crate::error::Loc;
 
 use super::lexer::is_var_char;
 
@@ -121,13 +121,15 @@ fn next_quote(q: Quote, c: char, next: Option<char>) -> Quote {
 }
 
 /// Substitute `$NAME` and `${NAME}` outside single quotes, using `lookup`. An unknown
-/// variable is an error (reported at its `$`) and is left as written. Result is trimmed.
+/// variable is left as written, as Click's `cp_expand` leaves it (Script elements keep
+/// their own `$VAR`s that way; a typo shows up when the element reads the argument).
+/// Result is trimmed.
 ///
 /// As in Click (`cp_expand`), the braced form may also select one word of the value and
 /// give a default: `${NAME[N]}` is the Nth (from 0) space-separated word of the value (empty
 /// when there are fewer words), and `${NAME-TEXT}` is TEXT when NAME is not defined. Any
 /// `$` inside the braces is substituted first, so `${a[$n]}` works.
-pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<GraphError>) -> String {
+pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     let t = &c.text;
     let mut out = String::new();
     let mut quote = Quote::None;
@@ -135,13 +137,10 @@ pub fn substitute(c: &Cleaned, lookup: &dyn Fn(&str) -> Option<String>, errors: 
     while i < t.len() {
         let ch = t[i];
         if ch == '$' && matches!(quote, Quote::None | Quote::Double) {
-            if let Some((var, end)) = var_at(c, i, lookup, errors) {
+            if let Some((var, end)) = var_at(c, i, lookup) {
                 match expand_var(&var, lookup) {
                     Some(v) => out.push_str(&v),
-                    None => {
-                        errors.push(GraphError::new(c.loc(i), format!("undefined variable '${}'", var.name)));
-                        out.extend(&t[i..end]);
-                    }
+                    None => out.extend(&t[i..end]),
                 }
                 i = end;
                 continue;
@@ -171,19 +170,14 @@ struct VarRef {
 
 /// The variable reference starting at `c.text[i] == '$'` and the index after it, or None
 /// if the text there is not one (it then stays as written).
-fn var_at(
-    c: &Cleaned,
-    i: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    errors: &mut Vec<GraphError>,
-) -> Option<(VarRef, usize)> {
+fn var_at(c: &Cleaned, i: usize, lookup: &dyn Fn(&str) -> Option<String>) -> Option<(VarRef, usize)> {
     let t = &c.text;
     if t.get(i + 1) == Some(&'{') {
         let close = (i + 2..t.len()).find(|&j| t[j] == '}')?;
         let inner = c.slice(i + 2, close);
         // Click expands variables inside the braces before reading them (`${a[$n]}`).
         let inner: Vec<char> =
-            if inner.text.contains(&'$') { substitute(&inner, lookup, errors).chars().collect() } else { inner.text };
+            if inner.text.contains(&'$') { substitute(&inner, lookup).chars().collect() } else { inner.text };
         return parse_braced(&inner).map(|v| (v, close + 1));
     }
     let end = (i + 1..t.len()).find(|&j| !is_var_char(t[j])).unwrap_or(t.len());
@@ -349,11 +343,9 @@ mod tests {
         strip_comments(s, &start()).as_string()
     }
 
-    fn subst(s: &str, vars: &[(&str, &str)]) -> (String, Vec<String>) {
+    fn subst(s: &str, vars: &[(&str, &str)]) -> String {
         let map: HashMap<String, String> = vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        let mut errs = Vec::new();
-        let out = substitute(&strip_comments(s, &start()), &|n| map.get(n).cloned(), &mut errs);
-        (out, errs.iter().map(|e| e.to_string()).collect())
+        substitute(&strip_comments(s, &start()), &|n| map.get(n).cloned())
     }
 
     #[test]
@@ -375,35 +367,32 @@ mod tests {
 
     #[test]
     fn substitutes_variables() {
-        assert_eq!(subst("LIMIT $N, STOP true", &[("N", "10")]).0, "LIMIT 10, STOP true");
-        assert_eq!(subst("${N}0 $N_x", &[("N", "1"), ("N_x", "2")]).0, "10 2");
-        assert_eq!(subst("\"$N\" '$N'", &[("N", "1")]).0, "\"1\" '$N'");
-        assert_eq!(subst("\"\\$N\" $ 5$", &[("N", "1")]).0, "\"\\$N\" $ 5$");
-        assert_eq!(subst("  a  ", &[]).0, "a");
+        assert_eq!(subst("LIMIT $N, STOP true", &[("N", "10")]), "LIMIT 10, STOP true");
+        assert_eq!(subst("${N}0 $N_x", &[("N", "1"), ("N_x", "2")]), "10 2");
+        assert_eq!(subst("\"$N\" '$N'", &[("N", "1")]), "\"1\" '$N'");
+        assert_eq!(subst("\"\\$N\" $ 5$", &[("N", "1")]), "\"\\$N\" $ 5$");
+        assert_eq!(subst("  a  ", &[]), "a");
     }
 
     #[test]
     fn braced_variables_select_words_and_give_defaults() {
         // Click's test/compound/variables-01.testie and variableenv.cc's expand().
         let v = [("a", "A B C"), ("n", "2"), ("q", "x \"y z\" w")];
-        assert_eq!(subst("${a[0]}|${a[2]}|${a[3]}|${ a [ 1 ] }", &v).0, "A|C||B");
-        assert_eq!(subst("${a[$n]}", &v).0, "C");
-        assert_eq!(subst("${q[1]}", &v).0, "\"y z\"");
-        assert_eq!(subst("${zz-dflt} ${a-dflt} ${zz[1]-d}", &v).0, "dflt A B C d");
-        assert_eq!(subst("\"${a[1]}\" '${a[1]}'", &v).0, "\"B\" '${a[1]}'");
+        assert_eq!(subst("${a[0]}|${a[2]}|${a[3]}|${ a [ 1 ] }", &v), "A|C||B");
+        assert_eq!(subst("${a[$n]}", &v), "C");
+        assert_eq!(subst("${q[1]}", &v), "\"y z\"");
+        assert_eq!(subst("${zz-dflt} ${a-dflt} ${zz[1]-d}", &v), "dflt A B C d");
+        assert_eq!(subst("\"${a[1]}\" '${a[1]}'", &v), "\"B\" '${a[1]}'");
         // Not a reference: kept as written.
-        assert_eq!(subst("${a[x]} ${a b} ${[0]}", &v).0, "${a[x]} ${a b} ${[0]}");
-        let (_, errs) = subst("x ${zz[0]}", &[]);
-        assert_eq!(errs, vec!["c.graph:3:12: undefined variable '$zz'"]);
+        assert_eq!(subst("${a[x]} ${a b} ${[0]}", &v), "${a[x]} ${a b} ${[0]}");
+        assert_eq!(subst("x ${zz[0]}", &[]), "x ${zz[0]}");
     }
 
     #[test]
-    fn undefined_variable_is_reported_where_it_is() {
-        let (out, errs) = subst("a,\n  $Z b", &[]);
-        assert_eq!(out, "a,\n  $Z b");
-        assert_eq!(errs, vec!["c.graph:4:3: undefined variable '$Z'"]);
-        let (_, errs) = subst("x ${Q}", &[]);
-        assert_eq!(errs, vec!["c.graph:3:12: undefined variable '$Q'"]);
+    fn undefined_variables_stay_as_written() {
+        // As Click's cp_expand leaves them (Script elements rely on it for their $VARs).
+        assert_eq!(subst("a,\n  $Z b", &[]), "a,\n  $Z b");
+        assert_eq!(subst("x ${Q} $x", &[("x", "1")]), "x ${Q} 1");
     }
 
     #[test]

@@ -168,7 +168,7 @@ impl Expander<'_> {
             if overridden.contains(&d.name) {
                 continue;
             }
-            let value = config::substitute(&d.value, &|n| env.lookup(n), self.errors);
+            let value = config::substitute(&d.value, &|n| env.lookup(n));
             env.vars.insert(d.name.clone(), value);
         }
     }
@@ -220,7 +220,7 @@ impl Expander<'_> {
     /// The element's configuration with variables substituted ("" when it has none).
     fn config(&mut self, el: &TElem, env: &Env) -> String {
         match &el.config {
-            Some(c) => config::substitute(c, &|n| env.lookup(n), self.errors),
+            Some(c) => config::substitute(c, &|n| env.lookup(n)),
             None => String::new(),
         }
     }
@@ -724,13 +724,14 @@ mod tests {
     }
 
     #[test]
-    fn undefined_variables() {
-        assert_eq!(errs("s :: S(a, $Z)"), vec!["e.graph:1:11: undefined variable '$Z'"]);
-        assert_eq!(
-            errs("elementclass T { input -> X($q) -> output }\na :: A -> T -> b :: B"),
-            vec!["e.graph:1:29: undefined variable '$q'"]
-        );
-        assert_eq!(errs("define($A $B)"), vec!["e.graph:1:11: undefined variable '$B'"]);
+    fn undefined_variables_stay_as_written() {
+        // Click's cp_expand leaves them: Script elements keep their own `$VAR`s this way.
+        let g = ok("s :: S(a, $Z)");
+        assert_eq!(g.elements[0].config, "a, $Z");
+        let g = ok("elementclass T { input -> X($q) -> output }\na :: A -> T -> b :: B");
+        assert_eq!(g.elements[1].config, "$q");
+        let g = ok("define($A $B)\nx :: X($A)");
+        assert_eq!(g.elements[0].config, "$B");
     }
 
     #[test]
