@@ -35,6 +35,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("EtherVlanEncap", "EtherVLANEncap"),
     ("StripEtherVlanHeader", "StripEtherVLANHeader"),
     ("SetVlanAnno", "SetVLANAnno"),
+    ("ICMPSendPings", "ICMPPingSource"),
 ];
 
 /// A registry holding every class of the library, and Click's aliases for them.

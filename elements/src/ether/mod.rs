@@ -9,6 +9,7 @@ use sluice::element::ElementClass;
 pub mod arp_querier;
 pub mod arp_responder;
 mod arp_table;
+pub mod ensure_ether;
 pub mod ether_encap;
 pub mod ether_rewrite;
 pub mod ether_vlan_encap;
@@ -30,6 +31,7 @@ pub const CLASSES: &[ElementClass] = &[
     arp_querier::ARP_QUERIER,
     strip_ether_vlan_header::STRIP_ETHER_VLAN_HEADER,
     set_vlan_anno::SET_VLAN_ANNO,
+    ensure_ether::ENSURE_ETHER,
 ];
 
 /// An Ethernet address as Click prints it: `00-1A-2B-3C-4D-5E`.

@@ -29,6 +29,15 @@ pub mod set_tcp_checksum;
 pub mod set_udp_checksum;
 pub mod store_ip_address;
 
+// Encapsulation, header stripping, TOS marking, the router combos, the ping source.
+pub mod icmp_ping_source;
+pub mod ip_encap;
+pub mod ip_input_combo;
+pub mod ip_output_combo;
+pub mod set_ip_dscp;
+pub mod strip_ip_header;
+pub mod udp_ip_encap;
+
 /// The classes of this group (lookup tables are in `lookup`).
 pub const CLASSES: &[ElementClass] = &[
     check_ip_header::CHECK_IP_HEADER,
@@ -54,6 +63,15 @@ pub const CLASSES: &[ElementClass] = &[
     fix_ip_src::FIX_IP_SRC,
     ip_gw_options::IP_GW_OPTIONS,
     set_ip_address::SET_IP_ADDRESS,
+    ip_encap::IP_ENCAP,
+    udp_ip_encap::UDP_IP_ENCAP,
+    strip_ip_header::STRIP_IP_HEADER,
+    strip_ip_header::UNSTRIP_IP_HEADER,
+    set_ip_dscp::SET_IP_DSCP,
+    set_ip_dscp::SET_IP_ECN,
+    ip_input_combo::IP_INPUT_COMBO,
+    ip_output_combo::IP_OUTPUT_COMBO,
+    icmp_ping_source::ICMP_PING_SOURCE,
 ];
 
 /// Robustness test cases of the elements added after the first list.
@@ -77,6 +95,13 @@ fn robustness_cases() -> &'static [robustness_tests::Case] {
         case("IPFragmenter(100, false)", false, true, Kind::Any),
         case("FixIPSrc(1.2.3.4)", false, true, Kind::Filter),
         case("IPGWOptions(1.2.3.4)", true, true, Kind::Filter),
+        case("IPEncap(4, 1.1.1.1, DST_ANNO, DF true)", false, false, Kind::Pass),
+        case("UDPIPEncap(1.1.1.1, 1, 2.2.2.2, 2)", false, false, Kind::Pass),
+        case("StripIPHeader", false, true, Kind::Filter),
+        case("UnstripIPHeader", false, true, Kind::Filter),
+        case("SetIPDSCP(46)", false, true, Kind::Filter),
+        case("SetIPECN(CE)", false, true, Kind::Filter),
+        case("IPInputCombo(1, INTERFACES 10.0.0.1/8)", false, false, Kind::Filter),
     ];
     CASES
 }
@@ -104,7 +129,7 @@ mod tests {
             hs.dedup();
             assert_eq!(hs.len(), c.handlers.len(), "{}: duplicate handlers", c.name);
             // Every class counts what it drops, except those that never drop.
-            if !["IPPrint", "SetIPAddress"].contains(&c.name) {
+            if !["IPPrint", "SetIPAddress", "IPEncap", "UDPIPEncap", "ICMPPingSource"].contains(&c.name) {
                 assert!(
                     c.handler("drops").is_some() && c.handler("drop_details").is_some(),
                     "{}: drop handlers",

@@ -43,6 +43,26 @@ pub mod pull_tee;
 pub mod rated_splitter;
 pub mod timed_sink;
 
+// CheckLength, StripToNetworkHeader, and Click's configuration-only Align/AlignmentInfo/ScheduleInfo.
+pub mod align;
+pub mod alignment_info;
+pub mod check_length;
+pub mod schedule_info;
+pub mod strip_to_network_header;
+
+// Rate control, shaping, more queues and counters, Message/Error, PushNull/PullNull.
+pub mod average_counter;
+pub mod block;
+pub mod front_drop_queue;
+pub mod message;
+pub mod meter;
+pub mod push_pull_null;
+pub(crate) mod rate_control;
+pub mod rated_unqueue;
+pub mod shaper;
+pub mod suppressor;
+pub mod timed_unqueue;
+
 #[cfg(test)]
 mod test_graph;
 
@@ -85,6 +105,28 @@ pub const CLASSES: &[ElementClass] = &[
     delay_unqueue::DELAY_UNQUEUE,
     script::SCRIPT,
     script::DRIVER_MANAGER,
+    check_length::CHECK_LENGTH,
+    strip_to_network_header::STRIP_TO_NETWORK_HEADER,
+    align::ALIGN,
+    alignment_info::ALIGNMENT_INFO,
+    schedule_info::SCHEDULE_INFO,
+    meter::METER,
+    meter::BANDWIDTH_METER,
+    shaper::SHAPER,
+    shaper::BANDWIDTH_SHAPER,
+    rated_unqueue::RATED_UNQUEUE,
+    rated_unqueue::BANDWIDTH_RATED_UNQUEUE,
+    timed_unqueue::TIMED_UNQUEUE,
+    timed_unqueue::BURSTER,
+    front_drop_queue::FRONT_DROP_QUEUE,
+    queue::THREAD_SAFE_QUEUE,
+    average_counter::AVERAGE_COUNTER,
+    suppressor::SUPPRESSOR,
+    block::BLOCK,
+    message::MESSAGE,
+    message::ERROR,
+    push_pull_null::PUSH_NULL,
+    push_pull_null::PULL_NULL,
 ];
 
 #[cfg(test)]

@@ -84,7 +84,46 @@ sluice::element_class! {
     pub const SIMPLE_QUEUE = "SimpleQueue" { ports: "1/1-2", processing: "h/lh", handlers: HANDLERS, build: build }
 }
 
-const HANDLERS: &[HandlerSpec] = &[
+sluice::element_class! {
+    /// ThreadSafeQueue([CAPACITY])
+    ///
+    /// Stores packets in a FIFO queue.
+    ///
+    /// Stores incoming packets in a first-in-first-out queue. Drops incoming packets if the
+    /// queue already holds CAPACITY packets. The default for CAPACITY is 1000.
+    ///
+    /// In Click, ThreadSafeQueue is the variant of Queue that supports several threads
+    /// pushing and pulling at once. In Sluice every worker runs its own instance of the
+    /// whole graph, so each worker has its own ThreadSafeQueue, pushed and pulled only by
+    /// that worker: packets never cross from one worker to another through it, and no
+    /// locking is needed. It is therefore the same element as Queue under Click's other
+    /// name: same keywords, ports, handlers and state hand-over (it can replace a Queue,
+    /// SimpleQueue or FrontDropQueue and keep the queued packets). A configuration in
+    /// which several Click threads push into one ThreadSafeQueue runs unchanged; with
+    /// `-j N`, each of the N workers carries its share of the traffic through its own
+    /// queue, and the counting handlers add the workers' values.
+    ///
+    /// Ports: 1 input (push); 1 or 2 outputs: output 0 pull, output 1 (drops) push.
+    ///
+    /// # Keywords
+    /// - `CAPACITY` — unsigned, positional. Most packets held at once. Default 1000.
+    ///
+    /// # Handlers
+    /// - `length` (read) — current number of packets in the queue.
+    /// - `highwater_length` (read) — most packets ever in the queue at once.
+    /// - `capacity` (read/write) — the queue's capacity.
+    /// - `drops` (read) — packets dropped because the queue was full.
+    /// - `reset_counts` (write) — resets `drops` and `highwater_length`.
+    /// - `reset` (write) — drops every queued packet.
+    ///
+    /// # Example
+    /// ```text
+    /// FromDevice(eth0) -> tsq :: ThreadSafeQueue(2000) -> ToDevice(eth1);
+    /// ```
+    pub const THREAD_SAFE_QUEUE = "ThreadSafeQueue" { ports: "1/1-2", processing: "h/lh", handlers: HANDLERS, build: build }
+}
+
+pub(crate) const HANDLERS: &[HandlerSpec] = &[
     HandlerSpec::read("length", Combine::Sum, "packets in the queue now"),
     HandlerSpec::read("highwater_length", Combine::Sum, "most packets ever in the queue at once"),
     HandlerSpec::read_write("capacity", Combine::First, "the queue's capacity"),
