@@ -56,6 +56,24 @@ pub struct HandlerSpec {
 }
 
 impl HandlerSpec {
+    /// Whether this spec serves handler `name`. A spec name ending in `#` is a numbered
+    /// family: `active#` serves `active0`, `active1`, ... (one per port, as Click's
+    /// per-port handlers); the element reads the number and answers `None` (reads) or an
+    /// error (writes) for a number it does not have.
+    pub fn matches(&self, name: &str) -> bool {
+        match self.name.strip_suffix('#') {
+            Some(prefix) => name
+                .strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())),
+            None => self.name == name,
+        }
+    }
+
+    /// True for a numbered family (`active#`).
+    pub fn is_family(&self) -> bool {
+        self.name.ends_with('#')
+    }
+
     pub const fn read(name: &'static str, combine: Combine, doc: &'static str) -> Self {
         HandlerSpec { name, read: true, write: false, combine, doc }
     }
@@ -420,7 +438,7 @@ impl ElementClass {
     }
 
     pub fn handler(&self, name: &str) -> Option<&'static HandlerSpec> {
-        self.handlers.iter().find(|h| h.name == name)
+        self.handlers.iter().find(|h| h.matches(name))
     }
 
     /// Builds an element of this class, with the AddressInfo names of the plan visible to
@@ -473,4 +491,20 @@ macro_rules! element_class {
             build: $build,
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Combine, HandlerSpec};
+
+    #[test]
+    fn numbered_handler_families() {
+        let h = HandlerSpec::read("active#", Combine::First, "");
+        assert!(h.is_family());
+        assert!(h.matches("active0") && h.matches("active31") && h.matches("active1000"));
+        assert!(!h.matches("active") && !h.matches("active-1") && !h.matches("active1x") && !h.matches("passive1"));
+        assert!(!h.matches("active12345678901"), "too long to be a port number");
+        let h = HandlerSpec::read("count", Combine::Sum, "");
+        assert!(!h.is_family() && h.matches("count") && !h.matches("count0"));
+    }
 }

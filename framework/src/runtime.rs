@@ -469,7 +469,7 @@ pub(crate) fn handler_spec(
     class: &ElementClass,
     handler: &str,
 ) -> Result<HandlerSpec, ControlError> {
-    GENERIC_HANDLERS.iter().chain(class.handlers.iter()).find(|h| h.name == handler).copied().ok_or_else(|| {
+    GENERIC_HANDLERS.iter().chain(class.handlers.iter()).find(|h| h.matches(handler)).copied().ok_or_else(|| {
         ControlError::NoSuchHandler { element: plan.graph.elements[i].name.clone(), handler: handler.to_string() }
     })
 }
@@ -509,11 +509,18 @@ pub(crate) fn read_on(
             .map(|h| format!("{}\t{}{}", h.name, if h.read { "r" } else { "" }, if h.write { "w" } else { "" }))
             .collect::<Vec<_>>()
             .join("\n"),
-        // The class declares this handler, so an element without an answer failed to read it.
-        _ => inst.element.read_handler(handler).ok_or_else(|| ControlError::HandlerFailed {
-            element: decl.name.clone(),
-            handler: handler.to_string(),
-            message: "the element could not read this handler".into(),
+        // The class declares this handler, so an element without an answer failed to read it
+        // (or, in a numbered family, does not have that number).
+        _ => inst.element.read_handler(handler).ok_or_else(|| {
+            if spec.is_family() {
+                ControlError::NoSuchHandler { element: decl.name.clone(), handler: handler.to_string() }
+            } else {
+                ControlError::HandlerFailed {
+                    element: decl.name.clone(),
+                    handler: handler.to_string(),
+                    message: "the element could not read this handler".into(),
+                }
+            }
         })?,
     })
 }

@@ -28,8 +28,7 @@ sluice::element_class! {
     /// - `TICKETSi` — integer >= 0, positional, one per output. Output i's share.
     ///
     /// # Handlers
-    /// - `tickets0` ... `tickets31` (read/write) — the tickets of each output (Sluice
-    ///   declares handlers per class, so only the first 32 outputs have one).
+    /// - `tickets0`, `tickets1`, ... (read/write) — the tickets of each output.
     /// - `drops` (read) — packets dropped because no output had tickets.
     /// - `drop_details` (read) — drops by reason.
     ///
@@ -43,57 +42,16 @@ sluice::element_class! {
     pub const STRIDE_SWITCH = "StrideSwitch" { ports: "1/1-", processing: "h/h", handlers: &HANDLERS, build: build }
 }
 
-/// Outputs whose tickets have a handler.
-const TICKET_HANDLERS: usize = 32;
-
-const TICKET_NAMES: [&str; TICKET_HANDLERS] = [
-    "tickets0",
-    "tickets1",
-    "tickets2",
-    "tickets3",
-    "tickets4",
-    "tickets5",
-    "tickets6",
-    "tickets7",
-    "tickets8",
-    "tickets9",
-    "tickets10",
-    "tickets11",
-    "tickets12",
-    "tickets13",
-    "tickets14",
-    "tickets15",
-    "tickets16",
-    "tickets17",
-    "tickets18",
-    "tickets19",
-    "tickets20",
-    "tickets21",
-    "tickets22",
-    "tickets23",
-    "tickets24",
-    "tickets25",
-    "tickets26",
-    "tickets27",
-    "tickets28",
-    "tickets29",
-    "tickets30",
-    "tickets31",
+const HANDLERS: [HandlerSpec; 3] = [
+    HandlerSpec::read_write("tickets#", Combine::First, "the tickets of output # (`tickets0`, `tickets1`, ...)"),
+    HandlerSpec::read("drops", Combine::Sum, "packets dropped because no output had tickets"),
+    HandlerSpec::read("drop_details", Combine::First, "drops by reason"),
 ];
 
-const fn handlers() -> [HandlerSpec; TICKET_HANDLERS + 2] {
-    let mut h = [HandlerSpec::read("drops", Combine::Sum, "packets dropped because no output had tickets");
-        TICKET_HANDLERS + 2];
-    let mut i = 0;
-    while i < TICKET_HANDLERS {
-        h[i] = HandlerSpec::read_write(TICKET_NAMES[i], Combine::First, "the tickets of this output");
-        i += 1;
-    }
-    h[TICKET_HANDLERS + 1] = HandlerSpec::read("drop_details", Combine::First, "drops by reason");
-    h
+/// The output a `ticketsN` handler name refers to.
+fn ticket_port(name: &str) -> Option<usize> {
+    name.strip_prefix("tickets")?.parse().ok()
 }
-
-const HANDLERS: [HandlerSpec; TICKET_HANDLERS + 2] = handlers();
 
 const REASONS: &[&str] = &["no output has tickets"];
 
@@ -218,14 +176,14 @@ impl Element for StrideSwitch {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        if let Some(i) = TICKET_NAMES.iter().position(|n| *n == name) {
+        if let Some(i) = ticket_port(name) {
             return self.sched.clients.get(i).map(|c| c.tickets.to_string());
         }
         self.drops.read_handler(name)
     }
 
     fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let Some(i) = TICKET_NAMES.iter().position(|n| *n == name) else {
+        let Some(i) = ticket_port(name) else {
             return Err(format!("handler '{name}' is not writable"));
         };
         if i >= self.sched.clients.len() {
@@ -269,6 +227,21 @@ mod tests {
         assert_eq!((out[0].len(), out[1].len()), (200, 100));
         assert_eq!(router.read_handler("e", "tickets0").unwrap(), "2");
         assert_eq!(router.read_handler("e", "tickets1").unwrap(), "1");
+    }
+
+    #[test]
+    fn every_output_has_a_tickets_handler() {
+        // 40 outputs: Click has a `ticketsN` handler for each; so does Sluice (a numbered
+        // handler family), and a number past the last output is no handler at all.
+        let tickets = vec!["1"; 40].join(", ");
+        let input: Vec<Packet> = (0..400u32).map(|i| Packet::from_slice(&i.to_be_bytes())).collect();
+        let (out, router) = run_element(&STRIDE_SWITCH, &tickets, 40, input).unwrap();
+        assert!(out.iter().all(|o| o.len() == 10));
+        assert_eq!(router.read_handler("e", "tickets39").unwrap(), "1");
+        let err = router.read_handler("e", "tickets40").unwrap_err().to_string();
+        assert!(err.contains("has no handler 'tickets40'"), "{err}");
+        assert!(router.read_handler("e", "tickets").is_err());
+        assert!(router.read_handler("e", "tickets-1").is_err());
     }
 
     #[test]

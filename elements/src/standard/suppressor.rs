@@ -14,8 +14,7 @@ sluice::element_class! {
     /// on suppressed pull output ports are ignored (they get no packet, and nothing is
     /// pulled from the input).
     ///
-    /// Differences from Click: Sluice's handler names are declared statically, so the
-    /// `activeI` handlers exist for ports 0 to 31 only. Click lets each input/output pair
+    /// Differences from Click: Click lets each input/output pair
     /// be push or pull on its own; in Sluice all of an element's agnostic ports take one
     /// kind, so a Suppressor's ports are all push or all pull. Dropped packets are counted
     /// (`drops`, a Sluice addition).
@@ -26,7 +25,7 @@ sluice::element_class! {
     /// None: the configuration must be empty.
     ///
     /// # Handlers
-    /// - `active0` … `active31` (read/write) — whether port I is active (not suppressed).
+    /// - `active0`, `active1`, ... (read/write) — whether port I is active (not suppressed).
     ///   Every port starts out active. Writing anything but a boolean fails with
     ///   `type mismatch`.
     /// - `reset` (write) — makes every port active.
@@ -42,20 +41,12 @@ sluice::element_class! {
     pub const SUPPRESSOR = "Suppressor" { ports: "-/-", processing: "a/a", handlers: HANDLERS, build: build }
 }
 
-macro_rules! active_handlers {
-    ($($n:literal)*) => {
-        &[
-            $(HandlerSpec::read_write(concat!("active", $n), Combine::First, "whether this port passes packets"),)*
-            HandlerSpec::write("reset", "make every port active"),
-            HandlerSpec::read("drops", Combine::Sum, "packets dropped on suppressed ports"),
-            HandlerSpec::read("drop_details", Combine::First, "drops by reason"),
-        ]
-    };
-}
-
-const HANDLERS: &[HandlerSpec] = active_handlers!(
-    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
-);
+const HANDLERS: &[HandlerSpec] = &[
+    HandlerSpec::read_write("active#", Combine::First, "whether port # passes packets (`active0`, `active1`, ...)"),
+    HandlerSpec::write("reset", "make every port active"),
+    HandlerSpec::read("drops", Combine::Sum, "packets dropped on suppressed ports"),
+    HandlerSpec::read("drop_details", Combine::First, "drops by reason"),
+];
 
 const REASONS: &[&str] = &["port suppressed"];
 
