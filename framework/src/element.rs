@@ -269,6 +269,7 @@ pub struct InitCtx {
     pub worker: usize,
     pub nworkers: usize,
     pub(crate) wants_task: bool,
+    pub(crate) wants_source: bool,
     pub(crate) wants_script: bool,
     pub(crate) driver: bool,
 }
@@ -277,6 +278,15 @@ impl InitCtx {
     /// Ask the scheduler to call [`Element::run_task`] repeatedly (sources, pullers).
     pub fn schedule_task(&mut self) {
         self.wants_task = true;
+    }
+
+    /// [`InitCtx::schedule_task`] for an element that brings packets in from outside (a
+    /// device) although it has inputs too, as KernelTun does: like a source without inputs,
+    /// it keeps a graph running until its task is `Done`, and on STOP it stops producing
+    /// at once while the rest drains. (An element without inputs is such a source anyway.)
+    pub fn schedule_source_task(&mut self) {
+        self.wants_task = true;
+        self.wants_source = true;
     }
 
     /// Ask worker 0 to call [`Element::run_script`] at each of its quiescent points, where

@@ -31,6 +31,8 @@ pub struct Instance {
     pub element: Box<dyn Element>,
     /// The element asked to run as a task when initialized.
     pub task: bool,
+    /// ... as a source task, although it has inputs ([`InitCtx::schedule_source_task`]).
+    pub source: bool,
 }
 
 /// An output (or pull input) port: where batches go (or come from).
@@ -261,6 +263,7 @@ impl Node {
             config: String::new(),
             element: Box::new(Void),
             task: false,
+            source: false,
         }));
         Node {
             // SAFETY: just allocated; the node owns it.
@@ -316,9 +319,13 @@ impl WorkerGraph {
         for (i, decl) in plan.graph.elements.iter().enumerate() {
             let class = plan.classes[i];
             match class.instantiate(&decl.config, &plan.build_ctx(i, worker, nworkers)) {
-                Ok(element) => {
-                    instances.push(Some(Instance { class, config: decl.config.clone(), element, task: false }))
-                }
+                Ok(element) => instances.push(Some(Instance {
+                    class,
+                    config: decl.config.clone(),
+                    element,
+                    task: false,
+                    source: false,
+                })),
                 Err(e) => {
                     errs.push(decl.config_loc.clone(), format!("{} '{}': {}", decl.class, decl.name, e));
                     instances.push(None);
@@ -382,8 +389,10 @@ impl WorkerGraph {
                 errs.push(decl.loc.clone(), format!("{} '{}': {}", decl.class, decl.name, e));
             }
             if ctx.wants_task {
-                nodes[i].instance_mut().task = true;
-                tasks.push((i, plan.inputs[i].is_empty()));
+                let inst = nodes[i].instance_mut();
+                inst.task = true;
+                inst.source = ctx.wants_source;
+                tasks.push((i, plan.inputs[i].is_empty() || ctx.wants_source));
             }
             if ctx.wants_script {
                 scripts.push(i);
@@ -400,6 +409,7 @@ impl WorkerGraph {
             worker,
             nworkers,
             wants_task: false,
+            wants_source: false,
             wants_script: false,
             driver: false,
         }
@@ -498,7 +508,7 @@ impl WorkerGraph {
                 new.element.give_state(state);
             }
         }
-        let is_task = new.task;
+        let (is_task, is_source) = (new.task, new.source);
         let new = Box::into_raw(new);
         // SAFETY: `new` is live and owned by the node from here on.
         node.element.set(unsafe { &mut *(*new).element } as *mut dyn Element);
@@ -508,7 +518,7 @@ impl WorkerGraph {
         // replacement asked for it.
         self.tasks.retain(|&(n, _)| n != i);
         if is_task {
-            let source = self.nodes[i].inputs.is_empty();
+            let source = self.nodes[i].inputs.is_empty() || is_source;
             self.tasks.push((i, source));
             self.tasks.sort_unstable();
         }

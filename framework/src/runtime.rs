@@ -449,7 +449,13 @@ fn build_replacements(
         let mut element = class.instantiate(config, &ctx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
         let mut ictx = WorkerGraph::init_ctx(plan, i, w, nworkers);
         element.initialize(&mut ictx).map_err(|e| refuse(format!("{class_name}: {e}")))?;
-        out.push(Box::new(Instance { class, config: config.to_string(), element, task: ictx.wants_task }));
+        out.push(Box::new(Instance {
+            class,
+            config: config.to_string(),
+            element,
+            task: ictx.wants_task,
+            source: ictx.wants_source,
+        }));
     }
     Ok(out)
 }

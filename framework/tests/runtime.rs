@@ -433,8 +433,45 @@ const HOLD: ElementClass = ElementClass {
     build: |_, _| Ok(Box::new(Hold::default())),
 };
 
+/// A device-like element with an input: its task is a source (it would bring packets in
+/// from outside); it passes pushed packets on, and its task is done after 2000 runs.
+#[derive(Default)]
+struct Device {
+    runs: u64,
+}
+
+impl Element for Device {
+    fn initialize(&mut self, ctx: &mut InitCtx) -> Result<(), String> {
+        ctx.schedule_source_task();
+        Ok(())
+    }
+    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
+        ctx.push(0, batch);
+    }
+    fn run_task(&mut self, _ctx: Ctx<'_>) -> TaskStatus {
+        self.runs += 1;
+        if self.runs >= 2000 {
+            TaskStatus::Done
+        } else {
+            TaskStatus::Idle
+        }
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "runs").then(|| self.runs.to_string())
+    }
+}
+
+const DEVICE: ElementClass = ElementClass {
+    name: "Device",
+    ports: "1/1",
+    processing: "h/h",
+    doc: "Device\nA source with an input.",
+    handlers: &[HandlerSpec::read("runs", Combine::First, "task runs")],
+    build: |_, _| Ok(Box::new(Device::default())),
+};
+
 fn build_classes() -> Vec<ElementClass> {
-    vec![PASS, FIFO, PULLER, ENDLESS, LOOPER, STOPPER, IDLER, LIMITED, DROP, OFFLOAD, HOLD]
+    vec![PASS, FIFO, PULLER, ENDLESS, LOOPER, STOPPER, IDLER, LIMITED, DROP, OFFLOAD, HOLD, DEVICE]
 }
 
 fn run(g: Graph) -> Router {
@@ -830,4 +867,19 @@ fn a_waiting_task_keeps_the_router_running_until_its_packets_are_due() {
     // The first batch asked for the stop; the source makes no more, and what Hold holds
     // comes out before the router stops.
     assert_eq!(collected(dst).len(), MAX_BATCH, "the held packets came out before the stop");
+}
+
+#[test]
+fn a_source_task_with_an_input_keeps_the_graph_running_until_done() {
+    // The injected packets are done at once; the Device's task is a source, so the graph
+    // runs until that task is done, not until the first idle pass.
+    let (src, dst) = (new_id(), new_id());
+    inject(src, packets(10));
+    let g = graph(
+        &[("src", "Inject", &format!("ID {src}")), ("x", "Device", ""), ("out", "Collect", &format!("ID {dst}"))],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let r = run(g);
+    assert_eq!(r.read_handler("x", "runs").unwrap(), "2000");
+    assert_eq!(collected(dst).len(), 10);
 }

@@ -10,9 +10,11 @@ pub mod dpdk_common;
 pub mod from_device;
 pub mod from_dpdk_device;
 pub mod from_dump;
+pub mod kernel_tun;
 pub mod to_device;
 pub mod to_dpdk_device;
 pub mod to_dump;
+pub mod tun;
 
 /// The classes of this group. The DPDK classes are always listed (their docs, `sluice
 /// check`); without the `dpdk` feature they refuse to build, saying so.
@@ -23,6 +25,8 @@ pub const CLASSES: &[ElementClass] = &[
     to_device::TO_DEVICE,
     from_dpdk_device::FROM_DPDK_DEVICE,
     to_dpdk_device::TO_DPDK_DEVICE,
+    kernel_tun::KERNEL_TUN,
+    kernel_tun::KERNEL_TAP,
 ];
 
 /// Sluice's DPDK bindings (EAL, mempools, ports), for programs that drive DPDK directly.
