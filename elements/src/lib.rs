@@ -5,6 +5,7 @@
 use sluice::element::ElementClass;
 use sluice::registry::Registry;
 
+pub mod analysis;
 pub mod classify;
 pub mod ether;
 pub mod io;
@@ -23,6 +24,7 @@ pub fn classes() -> Vec<ElementClass> {
         ip::lookup::CLASSES,
         classify::CLASSES,
         nat::CLASSES,
+        analysis::CLASSES,
         // The control plane's element lives with the control plane.
         &[sluice::control::CONTROL_SOCKET],
     ]

@@ -12,6 +12,7 @@ mod arp_table;
 pub mod ensure_ether;
 pub mod ether_encap;
 pub mod ether_rewrite;
+pub mod ether_switch;
 pub mod ether_vlan_encap;
 pub mod host_ether_filter;
 pub mod set_vlan_anno;
@@ -27,6 +28,8 @@ pub const CLASSES: &[ElementClass] = &[
     vlan_encap::VLAN_ENCAP,
     vlan_decap::VLAN_DECAP,
     host_ether_filter::HOST_ETHER_FILTER,
+    ether_switch::ETHER_SWITCH,
+    ether_switch::LISTEN_ETHER_SWITCH,
     arp_responder::ARP_RESPONDER,
     arp_querier::ARP_QUERIER,
     strip_ether_vlan_header::STRIP_ETHER_VLAN_HEADER,

@@ -11,6 +11,7 @@ pub mod from_device;
 pub mod from_dpdk_device;
 pub mod from_dump;
 pub mod kernel_tun;
+pub mod socket;
 pub mod to_device;
 pub mod to_dpdk_device;
 pub mod to_dump;
@@ -27,6 +28,7 @@ pub const CLASSES: &[ElementClass] = &[
     to_dpdk_device::TO_DPDK_DEVICE,
     kernel_tun::KERNEL_TUN,
     kernel_tun::KERNEL_TAP,
+    socket::SOCKET,
 ];
 
 /// Sluice's DPDK bindings (EAL, mempools, ports), for programs that drive DPDK directly.
