@@ -260,12 +260,14 @@ fn a_hot_swap_opens_and_closes_the_graphs_control_sockets() {
             sock.display()
         )
     };
-    let child = sluice()
-        .args(["run", "-h", "c.count", "--control", keep.to_str().unwrap(), "-e", &graph(&a)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop(Some(
+        sluice()
+            .args(["run", "-h", "c.count", "--control", keep.to_str().unwrap(), "-e", &graph(&a)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let t = Instant::now();
     while !(a.exists() && keep.exists()) {
         assert!(t.elapsed() < Duration::from_secs(10), "no control sockets");
@@ -301,7 +303,7 @@ fn a_hot_swap_opens_and_closes_the_graphs_control_sockets() {
     assert_eq!(text(&sluicectl(&b, &["read", "c.count"]).stdout), "10\n");
 
     assert!(sluicectl(&keep, &["stop"]).status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = child.0.take().expect("running").wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "10\n");
     assert!(!b.exists() && !keep.exists(), "socket files are removed at exit");
@@ -366,4 +368,16 @@ fn script_variables_pass_through_the_graph_language_as_in_click() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "0\n1\n2\n3\n4\n");
+}
+
+/// A child process killed if the test fails before it ends (no router left running).
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
