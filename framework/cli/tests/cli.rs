@@ -260,7 +260,7 @@ fn a_hot_swap_opens_and_closes_the_graphs_control_sockets() {
             sock.display()
         )
     };
-    let child = KillOnDrop(Some(
+    let mut child = KillOnDrop(Some(
         sluice()
             .args(["run", "-h", "c.count", "--control", keep.to_str().unwrap(), "-e", &graph(&a)])
             .stdout(Stdio::piped())
