@@ -1535,7 +1535,7 @@ impl<'a> Builder<'a> {
                     // New option bytes (EOL, 0) go between the header and what follows.
                     let at = self.th;
                     let more = (v - cur) as usize;
-                    self.buf.splice(at..at, std::iter::repeat(0).take(more));
+                    self.buf.splice(at..at, std::iter::repeat_n(0, more));
                     self.th = v as usize;
                 }
                 self.buf[0] = (self.buf[0] & 0xF0) | ((v >> 2) as u8 & 15);
@@ -1571,16 +1571,12 @@ impl<'a> Builder<'a> {
                 self.buf[th + 1] = n as u8;
                 self.have_icmp_code = true;
             }
-            F::IcmpFlowid | F::IcmpSeq => {
-                if !self.have_icmp_type || has_flow(ty) {
-                    let at = th + if f == F::IcmpFlowid { 4 } else { 6 };
-                    self.set(at, &(n as u16).to_be_bytes());
-                }
+            F::IcmpFlowid | F::IcmpSeq if (!self.have_icmp_type || has_flow(ty)) => {
+                let at = th + if f == F::IcmpFlowid { 4 } else { 6 };
+                self.set(at, &(n as u16).to_be_bytes());
             }
-            F::IcmpNextmtu => {
-                if (!self.have_icmp_type || ty == 3) && (!self.have_icmp_code || self.buf[th + 1] == 4) {
-                    self.set(th + 6, &(n as u16).to_be_bytes());
-                }
+            F::IcmpNextmtu if (!self.have_icmp_type || ty == 3) && (!self.have_icmp_code || self.buf[th + 1] == 4) => {
+                self.set(th + 6, &(n as u16).to_be_bytes());
             }
             _ => {}
         }
@@ -1645,7 +1641,7 @@ impl<'a> Builder<'a> {
         {
             let th_delta = (delta - (delta & 3)).min(40) as usize;
             let at = self.th + 20;
-            self.buf.splice(at..at, std::iter::repeat(0).take(th_delta));
+            self.buf.splice(at..at, std::iter::repeat_n(0, th_delta));
             let th = self.th;
             self.buf[th + 12] = (self.buf[th + 12] & 0x0F) | ((((20 + th_delta) >> 2) as u8) << 4);
             delta -= th_delta as i64;
@@ -1653,7 +1649,7 @@ impl<'a> Builder<'a> {
         }
         if delta > 0 && !self.have_ip_hl && self.buf[0] & 15 == 5 {
             let ip_delta = (delta - (delta & 3)).min(40) as usize;
-            self.buf.splice(20..20, std::iter::repeat(0).take(ip_delta));
+            self.buf.splice(20..20, std::iter::repeat_n(0, ip_delta));
             self.buf[0] = (self.buf[0] & 0xF0) | (((20 + ip_delta) >> 2) as u8);
             self.th = 20 + ip_delta;
             off += ip_delta;

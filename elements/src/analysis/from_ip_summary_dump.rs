@@ -345,7 +345,7 @@ impl FromIPSummaryDump {
         let n = u32::from_be_bytes(len);
         let textual = n & 0x8000_0000 != 0;
         let n = (n & 0x7FFF_FFFF) as usize;
-        if n < 4 || n > 1 << 24 {
+        if !(4..=1 << 24).contains(&n) {
             return Err(());
         }
         let mut data = vec![0; n - 4];
