@@ -1,9 +1,7 @@
 //! `FrontDropQueue`: a FIFO that drops its oldest packet when full.
 
-use super::queue::{QueueState, DEFAULT_CAPACITY, HANDLERS};
-use sluice::args::{Args, FromArg};
-use sluice::{Batch, BuildCtx, ConfigError, Ctx, Element, Packet, State, MAX_BATCH};
-use std::collections::VecDeque;
+use super::queue::{Full, Queue, HANDLERS};
+use sluice::{BuildCtx, ConfigError, Element};
 
 sluice::element_class! {
     /// FrontDropQueue([CAPACITY])
@@ -45,139 +43,17 @@ sluice::element_class! {
 }
 
 fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> {
-    let mut args = Args::new(config);
-    let capacity = args.read_p::<u32>("CAPACITY")?.unwrap_or(DEFAULT_CAPACITY) as usize;
-    args.finish()?;
-    let mut q = VecDeque::new();
-    q.try_reserve_exact(capacity).map_err(|_| ConfigError(format!("CAPACITY {capacity}: out of memory")))?;
-    Ok(Box::new(FrontDropQueue { name: ctx.name.clone(), q, capacity, drops: 0, highwater: 0 }))
-}
-
-/// The element: a ring of packets with room for `capacity` reserved up front.
-pub struct FrontDropQueue {
-    name: String,
-    q: VecDeque<Packet>,
-    capacity: usize,
-    drops: u64,
-    highwater: usize,
-}
-
-impl FrontDropQueue {
-    /// Keep the newest `capacity` packets.
-    fn set_capacity(&mut self, capacity: usize) -> Result<(), String> {
-        if capacity > self.q.len() {
-            self.q
-                .try_reserve_exact(capacity - self.q.len())
-                .map_err(|_| format!("capacity {capacity}: out of memory"))?;
-        }
-        let excess = self.q.len().saturating_sub(capacity);
-        self.q.drain(..excess);
-        self.capacity = capacity;
-        Ok(())
-    }
-}
-
-impl Element for FrontDropQueue {
-    fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
-        let mut dropped = Batch::new();
-        for p in batch {
-            if self.capacity == 0 {
-                let _ = dropped.push(p);
-                continue;
-            }
-            if self.q.len() >= self.capacity {
-                if let Some(old) = self.q.pop_front() {
-                    // One drop per incoming packet: at most MAX_BATCH.
-                    let _ = dropped.push(old);
-                }
-            }
-            self.q.push_back(p);
-        }
-        self.highwater = self.highwater.max(self.q.len());
-        if !dropped.is_empty() {
-            if self.drops == 0 && self.capacity > 0 {
-                eprintln!("{}: overflow", self.name);
-            }
-            self.drops += dropped.len() as u64;
-            if ctx.noutputs() > 1 {
-                ctx.push(1, dropped);
-            }
-        }
-    }
-
-    fn pull(&mut self, _port: usize, max: usize, _ctx: Ctx<'_>) -> Batch {
-        let mut b = Batch::new();
-        let n = max.min(MAX_BATCH).min(self.q.len());
-        for p in self.q.drain(..n) {
-            let _ = b.push(p);
-        }
-        b
-    }
-
-    fn read_handler(&self, name: &str) -> Option<String> {
-        Some(match name {
-            "length" => self.q.len().to_string(),
-            "highwater_length" => self.highwater.to_string(),
-            "capacity" => self.capacity.to_string(),
-            "drops" => self.drops.to_string(),
-            _ => return None,
-        })
-    }
-
-    fn write_handler(&mut self, name: &str, value: &str) -> Result<(), String> {
-        match name {
-            "capacity" => {
-                let c = u32::from_arg(value.trim()).map_err(|e| format!("capacity: {e}"))?;
-                self.set_capacity(c as usize)
-            }
-            "reset_counts" => {
-                self.drops = 0;
-                self.highwater = self.q.len();
-                Ok(())
-            }
-            "reset" => {
-                self.q.clear();
-                Ok(())
-            }
-            _ => Err(format!("handler '{name}' is not writable")),
-        }
-    }
-
-    fn take_state(&mut self) -> Option<State> {
-        Some(Box::new(QueueState {
-            packets: std::mem::take(&mut self.q),
-            drops: self.drops,
-            highwater: self.highwater,
-        }))
-    }
-
-    fn give_state(&mut self, state: State) {
-        let Ok(old) = state.downcast::<QueueState>() else {
-            return;
-        };
-        let QueueState { mut packets, drops, highwater } = *old;
-        let offered = packets.len();
-        // Old packets go in front of any that arrived here first; the newest are kept.
-        packets.append(&mut self.q);
-        let lost = packets.len().saturating_sub(self.capacity);
-        packets.drain(..lost);
-        self.q = packets;
-        if self.q.capacity() < self.capacity {
-            let _ = self.q.try_reserve_exact(self.capacity - self.q.len());
-        }
-        if lost > 0 {
-            eprintln!("{}: some packets lost (old length {offered}, new capacity {})", self.name, self.capacity);
-        }
-        self.drops += drops + lost as u64;
-        self.highwater = self.highwater.max(highwater).max(self.q.len());
-    }
+    // The same element as Queue, but a full queue drops its oldest packet.
+    Ok(Box::new(Queue::new(config, ctx, Full::DropOldest)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::standard::queue::QueueState;
     use crate::standard::test_graph::{wait_until, TestGraph};
     use sluice::testing::{build as build_elem, collected, inject, new_id, registry};
+    use sluice::Packet;
 
     fn packets(range: std::ops::Range<u32>) -> Vec<Packet> {
         range.map(|i| Packet::from_slice(&i.to_be_bytes())).collect()

@@ -136,12 +136,7 @@ pub(crate) const HANDLERS: &[HandlerSpec] = &[
 pub const DEFAULT_CAPACITY: u32 = 1000;
 
 fn build(config: &str, ctx: &BuildCtx) -> Result<Box<dyn Element>, ConfigError> {
-    let mut args = Args::new(config);
-    let capacity = args.read_p::<u32>("CAPACITY")?.unwrap_or(DEFAULT_CAPACITY) as usize;
-    args.finish()?;
-    let mut q = VecDeque::new();
-    q.try_reserve_exact(capacity).map_err(|_| ConfigError(format!("CAPACITY {capacity}: out of memory")))?;
-    Ok(Box::new(Queue { name: ctx.name.clone(), q, capacity, drops: 0, highwater: 0 }))
+    Ok(Box::new(Queue::new(config, ctx, Full::DropIncoming)?))
 }
 
 /// What a Queue hands to its replacement: the packets in order, and the counters.
@@ -151,6 +146,13 @@ pub struct QueueState {
     pub highwater: usize,
 }
 
+/// What a full queue drops: the packet arriving (Queue) or the oldest one (FrontDropQueue).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    DropIncoming,
+    DropOldest,
+}
+
 /// The element: a ring of packets with room for `capacity` reserved up front.
 pub struct Queue {
     name: String,
@@ -158,17 +160,35 @@ pub struct Queue {
     capacity: usize,
     drops: u64,
     highwater: usize,
+    full: Full,
 }
 
 impl Queue {
-    /// Change the capacity: drop packets beyond it at the tail, reserve room up to it.
+    /// A queue configured by `[CAPACITY]`, dropping as `full` says.
+    pub(crate) fn new(config: &str, ctx: &BuildCtx, full: Full) -> Result<Queue, ConfigError> {
+        let mut args = Args::new(config);
+        let capacity = args.read_p::<u32>("CAPACITY")?.unwrap_or(DEFAULT_CAPACITY) as usize;
+        args.finish()?;
+        let mut q = VecDeque::new();
+        q.try_reserve_exact(capacity).map_err(|_| ConfigError(format!("CAPACITY {capacity}: out of memory")))?;
+        Ok(Queue { name: ctx.name.clone(), q, capacity, drops: 0, highwater: 0, full })
+    }
+
+    /// Change the capacity: drop packets beyond it (at the tail for Queue, as Click does;
+    /// the oldest for FrontDropQueue), reserve room up to it.
     fn set_capacity(&mut self, capacity: usize) -> Result<(), String> {
         if capacity > self.q.len() {
             self.q
                 .try_reserve_exact(capacity - self.q.len())
                 .map_err(|_| format!("capacity {capacity}: out of memory"))?;
         }
-        self.q.truncate(capacity);
+        match self.full {
+            Full::DropIncoming => self.q.truncate(capacity),
+            Full::DropOldest => {
+                let excess = self.q.len().saturating_sub(capacity);
+                self.q.drain(..excess);
+            }
+        }
         self.capacity = capacity;
         Ok(())
     }
@@ -178,12 +198,31 @@ impl Element for Queue {
     #[inline]
     fn push(&mut self, _port: usize, batch: Batch, mut ctx: Ctx<'_>) {
         let mut dropped = Batch::new();
-        for p in batch {
-            if self.q.len() < self.capacity {
-                self.q.push_back(p);
-            } else {
-                // At most MAX_BATCH packets arrive at once, so `dropped` never overflows.
-                let _ = dropped.push(p);
+        // At most MAX_BATCH packets arrive at once, and each causes at most one drop, so
+        // `dropped` never overflows.
+        match self.full {
+            Full::DropIncoming => {
+                for p in batch {
+                    if self.q.len() < self.capacity {
+                        self.q.push_back(p);
+                    } else {
+                        let _ = dropped.push(p);
+                    }
+                }
+            }
+            Full::DropOldest => {
+                for p in batch {
+                    if self.capacity == 0 {
+                        let _ = dropped.push(p);
+                        continue;
+                    }
+                    if self.q.len() >= self.capacity {
+                        if let Some(old) = self.q.pop_front() {
+                            let _ = dropped.push(old);
+                        }
+                    }
+                    self.q.push_back(p);
+                }
             }
         }
         self.highwater = self.highwater.max(self.q.len());
@@ -249,8 +288,24 @@ impl Element for Queue {
         let Ok(old) = state.downcast::<QueueState>() else {
             return;
         };
-        let QueueState { packets, drops, highwater } = *old;
+        let QueueState { mut packets, drops, highwater } = *old;
         let offered = packets.len();
+        if self.full == Full::DropOldest {
+            // Old packets go in front of any that arrived here first; the newest are kept.
+            packets.append(&mut self.q);
+            let lost = packets.len().saturating_sub(self.capacity);
+            packets.drain(..lost);
+            self.q = packets;
+            if self.q.capacity() < self.capacity {
+                let _ = self.q.try_reserve_exact(self.capacity - self.q.len());
+            }
+            if lost > 0 {
+                eprintln!("{}: some packets lost (old length {offered}, new capacity {})", self.name, self.capacity);
+            }
+            self.drops += drops + lost as u64;
+            self.highwater = self.highwater.max(highwater).max(self.q.len());
+            return;
+        }
         let mut lost = 0u64;
         if self.q.is_empty() {
             // The usual case: keep the oldest packets that fit, as Click does.
